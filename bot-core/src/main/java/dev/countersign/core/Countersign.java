@@ -1,0 +1,242 @@
+package dev.countersign.core;
+
+import dev.countersign.core.approval.Approval;
+import dev.countersign.core.approval.Directory;
+import dev.countersign.core.approval.Status;
+import dev.countersign.core.ask.AskRequest;
+import dev.countersign.core.ask.AskService;
+import dev.countersign.core.audit.AuditLog;
+import dev.countersign.core.channel.Channel;
+import dev.countersign.core.channel.ChannelFanout;
+import dev.countersign.core.decide.Decider;
+import dev.countersign.core.decide.DecisionCommand;
+import dev.countersign.core.decide.DecisionPort;
+import dev.countersign.core.decide.DecisionResult;
+import dev.countersign.core.notify.Waiters;
+import dev.countersign.core.notify.WebhookOutbox;
+import dev.countersign.core.policy.RiskPolicy;
+import dev.countersign.core.policy.RuleSpec;
+import dev.countersign.core.store.ApprovalStore;
+import dev.countersign.core.store.Database;
+import dev.countersign.core.store.DatabaseConfig;
+import dev.countersign.core.timers.TimerActions;
+import dev.countersign.core.timers.TimerService;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The approval engine: the one front door of the core. It wires the steps of the flow — ask (①–③),
+ * timers (④), channels (⑤ ⑧), decisions (⑥ ⑦) and notification (⑨) — on one database, and is what
+ * the HTTP server, the channel adapters and the CLI talk to. It knows nothing of HTTP, Slack or Teams.
+ */
+public final class Countersign implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Countersign.class);
+
+    /**
+     * Everything the engine needs.
+     *
+     * @param webhookSecrets agent id → Standard Webhooks secret ({@code whsec_…})
+     * @param channels       builds each channel, handing it the one way to decide
+     * @param schedulerName  Quartz's scheduler name: the same on every node of one cluster
+     */
+    public record Settings(DatabaseConfig database, Directory directory, List<RuleSpec> rules, Map<String, String> webhookSecrets,
+                           List<Function<DecisionPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
+                           int poolSize, int timerThreads) {
+        public Settings {
+            rules = List.copyOf(rules);
+            webhookSecrets = Map.copyOf(webhookSecrets);
+            channels = List.copyOf(channels);
+        }
+    }
+
+    private final Settings settings;
+    private final Database db;
+    private final ApprovalStore store;
+    private final AuditLog audit;
+    private final WebhookOutbox outbox;
+    private final AskService asks;
+    private final Decider decider;
+    private final ChannelFanout fanout;
+    private final TimerService timers;
+    private final Waiters waiters;
+    private final Metrics metrics;
+    private final ExecutorService background;
+    private final ScheduledExecutorService housekeeping;
+
+    private Countersign(Settings s) {
+        this.settings = s;
+        this.db = Database.open(s.database(), s.poolSize());
+        try {
+            this.store = new ApprovalStore(db);
+            this.audit = new AuditLog(db);
+            this.metrics = new Metrics(s.meters());
+            this.outbox = new WebhookOutbox(db, audit, s.clock(), agent -> Optional.ofNullable(s.webhookSecrets().get(agent)).filter(x -> !x.isBlank()), s.meters());
+            this.asks = new AskService(store, audit, outbox, new RiskPolicy(s.rules(), s.directory()), s.clock(),
+                    agent -> s.webhookSecrets().containsKey(agent) && !s.webhookSecrets().get(agent).isBlank());
+            this.background = Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "countersign-background");
+                t.setDaemon(true);
+                return t;
+            });
+            this.waiters = new Waiters(store::find, background);
+            this.timers = new TimerService(s.database(), s.schedulerName(), s.timerThreads(), this::onTimer);
+            this.decider = new Decider(store, audit, outbox, s.directory(), s.clock(), this::afterDecision, this::afterVote);
+            List<Channel> channels = new ArrayList<>();
+            for (Function<DecisionPort, Channel> factory : s.channels()) channels.add(factory.apply(decider));
+            this.fanout = new ChannelFanout(channels, store, s.clock(), 4);
+            this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "countersign-housekeeping");
+                t.setDaemon(true);
+                return t;
+            });
+        } catch (RuntimeException e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    private TimerActions timerActions;
+
+    private void onTimer(String approvalId, java.time.Instant due) {
+        timerActions.onTimer(approvalId, due);
+    }
+
+    /** Opens the database (migrating it), starts the timers, repairs missing ones and starts webhook delivery. */
+    public static Countersign start(Settings settings) {
+        Countersign cs = new Countersign(settings);
+        try {
+            cs.timerActions = new TimerActions(cs.store, cs.audit, cs.decider, settings.clock(), cs.timers::schedule,
+                    cs.fanout::escalated, cs.metrics::timerLateness, cs.timers::cancel);
+            cs.timers.start();
+            cs.reconcileTimers();
+            cs.outbox.start(Duration.ofSeconds(1));
+            cs.housekeeping.scheduleWithFixedDelay(cs::refreshPending, 0, 5, TimeUnit.SECONDS);
+            cs.housekeeping.scheduleWithFixedDelay(cs::reconcileTimers, 10, 10, TimeUnit.MINUTES);
+            return cs;
+        } catch (RuntimeException e) {
+            cs.close();
+            throw e;
+        }
+    }
+
+    /** ①–⑤: stores the ask, schedules its timer (before the caller answers 201), and hands it to the channels. */
+    public AskService.Asked ask(String agentId, AskRequest request, String idempotencyKey, String requestHash) {
+        AskService.Asked asked = asks.ask(agentId, request, idempotencyKey, requestHash);
+        if (asked.created()) {
+            Approval a = asked.approval();
+            if (a.isPending()) timers.schedule(a);
+            metrics.asked(a);
+            fanout.published(a);
+            if (a.decision() != null) {
+                if (a.callbackUrl() != null) outbox.kick();
+            }
+        }
+        return asked;
+    }
+
+    public Optional<Approval> get(String id) {
+        return store.find(id);
+    }
+
+    /** Newest first; {@code agentId} null lists every agent's. */
+    public List<Approval> list(String agentId, Status status, int limit) {
+        return store.list(agentId, status, limit);
+    }
+
+    /** ⑥–⑦: the one way to decide. */
+    public DecisionResult decide(DecisionCommand command) {
+        return decider.decide(command);
+    }
+
+    public DecisionPort decisions() {
+        return decider;
+    }
+
+    /** ⑨: completes when the approval leaves pending, or with its current state after {@code max}. */
+    public CompletableFuture<Optional<Approval>> await(String id, Duration max) {
+        return waiters.await(id, max);
+    }
+
+    public AuditLog audit() {
+        return audit;
+    }
+
+    public Directory directory() {
+        return settings.directory();
+    }
+
+    public List<Channel> channels() {
+        return fanout.channels();
+    }
+
+    /** Ready: the database answers and the scheduler runs. */
+    public boolean isReady() {
+        return db.isReachable() && timers.isStarted();
+    }
+
+    public int waiting() {
+        return waiters.count();
+    }
+
+    /** True when the approval has a timer waiting in Quartz (for operators and tests). */
+    public boolean hasTimer(String approvalId) {
+        return timers.hasTimer(approvalId);
+    }
+
+    private void afterDecision(Approval a) {
+        timers.cancel(a.id());
+        waiters.wake(a);
+        metrics.decided(a);
+        fanout.changed(a);
+        if (a.callbackUrl() != null) outbox.kick();
+    }
+
+    private void afterVote(Approval a) {
+        fanout.changed(a);
+    }
+
+    private void reconcileTimers() {
+        try {
+            List<String> missing = timers.pendingWithoutTimer(db.dataSource());
+            for (String id : missing) {
+                store.find(id).filter(Approval::isPending).ifPresent(timers::schedule);
+            }
+            if (!missing.isEmpty()) log.info("gave {} pending approvals the timer they were missing", missing.size());
+        } catch (RuntimeException e) {
+            log.warn("timer reconciliation failed: {}", e.toString());
+        }
+    }
+
+    private void refreshPending() {
+        try {
+            metrics.pending(store.countPending());
+        } catch (RuntimeException e) {
+            log.debug("pending count failed: {}", e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        housekeeping.shutdownNow();
+        outbox.close();
+        timers.close();
+        fanout.close();
+        waiters.close();
+        background.shutdownNow();
+        db.close();
+    }
+}

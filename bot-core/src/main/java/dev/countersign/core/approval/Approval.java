@@ -1,0 +1,61 @@
+package dev.countersign.core.approval;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One approval: what the agent asked (fixed when it asked) and where it stands now (filled in by
+ * people and timers). Immutable; the store hands out a new one for every change.
+ *
+ * @param requestedFor the person id the agent acts for; that person may never approve it
+ * @param decision     null while pending
+ * @param votes        approvals counted toward a quorum so far
+ */
+public record Approval(
+        String id,
+        AgentRef agent,
+        String requestedFor,
+        Action action,
+        AskContext context,
+        Risk risk,
+        Plan plan,
+        String callbackUrl,
+        Instant createdAt,
+        Instant expiresAt,
+        Status status,
+        int escalationLevel,
+        Decision decision,
+        List<Vote> votes) {
+
+    public Approval {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(status, "status");
+        votes = votes == null ? List.of() : List.copyOf(votes);
+        context = context == null ? AskContext.EMPTY : context;
+    }
+
+    public boolean isPending() {
+        return status == Status.PENDING;
+    }
+
+    /** The people who may decide now: the plan's approvers widened by every escalation step passed. */
+    public List<Person> approvers() {
+        return plan.eligibleAt(escalationLevel);
+    }
+
+    /** When this approval's timer acts next, or null once decided. */
+    public Plan.Deadline nextDeadline() {
+        return isPending() ? plan.nextDeadline(createdAt, expiresAt, escalationLevel) : null;
+    }
+
+    public Escalation escalation() {
+        Plan.Deadline next = nextDeadline();
+        return new Escalation(escalationLevel, next == null ? null : next.at());
+    }
+
+    public Approval with(Status newStatus, Decision newDecision) {
+        return new Approval(id, agent, requestedFor, action, context, risk, plan, callbackUrl, createdAt, expiresAt,
+                newStatus, escalationLevel, newDecision, votes);
+    }
+}
