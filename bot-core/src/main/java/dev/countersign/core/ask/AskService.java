@@ -73,8 +73,8 @@ public final class AskService {
         Decision decision = null;
         if (level == RiskLevel.LOW || (level == RiskLevel.MEDIUM && assessment.plan().vetoWindow() == null)) {
             status = Status.APPROVED;
-            String why = level == RiskLevel.LOW ? "low risk: approved by policy" : "medium risk: approved by policy, recorded for review";
-            decision = new Decision(Status.APPROVED, new Decision.Decider("policy", why, DecidedVia.POLICY), null, now);
+            String why = level == RiskLevel.LOW ? "low risk" : "medium risk, recorded for review";
+            decision = new Decision(Status.APPROVED, new Decision.Decider("policy", "Countersign policy", DecidedVia.POLICY), why, now);
         }
         Approval approval = new Approval("apr_" + UUID.randomUUID().toString().replace("-", ""), agent, req.requestedFor(), req.action(), req.context(),
                 assessment.risk(), assessment.plan(), req.callbackUrl(), now, now.plus(assessment.expiresAfter()), status, 0, decision, List.of());

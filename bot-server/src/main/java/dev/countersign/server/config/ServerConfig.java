@@ -1,0 +1,39 @@
+package dev.countersign.server.config;
+
+import dev.countersign.core.approval.Directory;
+import dev.countersign.core.policy.RuleSpec;
+import dev.countersign.core.store.DatabaseConfig;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything the server runs with, read once at start from the config file and the environment.
+ *
+ * @param source      the config file it came from (null when built in code)
+ * @param agentKeys   SHA-256 (hex) of each accepted agent key → agent id; keys themselves are not kept
+ * @param operatorKeys SHA-256 (hex) of each operator key
+ * @param webhookSecrets agent id → Standard Webhooks secret
+ */
+public record ServerConfig(
+        Path source,
+        int port,
+        String publicUrl,
+        DatabaseConfig database,
+        Map<String, String> agentKeys,
+        java.util.Set<String> operatorKeys,
+        Map<String, String> webhookSecrets,
+        Directory directory,
+        List<RuleSpec> rules,
+        Channels channels) {
+
+    /** Per-channel settings; the adapters of later issues read theirs. */
+    public record Channels(String slackApprovalChannel, String teamsApprovalConversation, Oidc webOidc) {}
+
+    public record Oidc(String issuer, String clientId, String clientSecret) {
+        public boolean configured() {
+            return issuer != null && !issuer.isBlank();
+        }
+    }
+}
