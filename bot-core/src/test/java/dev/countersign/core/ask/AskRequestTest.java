@@ -2,6 +2,7 @@ package dev.countersign.core.ask;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class AskRequestTest {
 
@@ -115,6 +117,20 @@ class AskRequestTest {
         assertThatThrownBy(() -> AskRequest.parse(null, AGENT))
                 .isInstanceOf(InvalidInputException.class)
                 .satisfies(e -> assertThat(((InvalidInputException) e).field()).isEmpty());
+    }
+
+    @ParameterizedTest(name = "amount {0}")
+    @ValueSource(strings = {"99999999999999999999", "-99999999999999999999", "123456789012345678901234567890"})
+    void a_param_integer_beyond_the_range_of_a_long_is_bad_input_not_a_crash(String amount) {
+        JsonNode body = json("{\"action\": {\"type\": \"payments.transfer\", \"summary\": \"Pay\", \"params\": {\"amount\": " + amount + "}}}");
+
+        Throwable thrown = catchThrowable(() -> AskRequest.parse(body, AGENT));
+
+        // Either accepted (the policy then fails closed on it) or refused as the agent's mistake; never an unexpected exception (a 500).
+        if (thrown != null) {
+            assertThat(thrown).isInstanceOf(InvalidInputException.class);
+            assertThat(((InvalidInputException) thrown).field()).startsWith("action.params");
+        }
     }
 
     @Test
