@@ -198,11 +198,12 @@ public final class Countersign implements AutoCloseable {
     }
 
     private void afterDecision(Approval a) {
-        timers.cancel(a.id());
+        // The waiting agent first: it is the latency people notice. A timer left for a moment is harmless.
         waiters.wake(a);
-        metrics.decided(a);
-        fanout.changed(a);
         if (a.callbackUrl() != null) outbox.kick();
+        fanout.changed(a);
+        metrics.decided(a);
+        timers.cancel(a.id());
     }
 
     private void afterVote(Approval a) {
