@@ -33,7 +33,7 @@ public final class Directory {
         Map<String, List<String>> g = new LinkedHashMap<>();
         groups.forEach((name, ids) -> g.put(name, List.copyOf(ids)));
         this.groups = Map.copyOf(g);
-        this.admins = Set.copyOf(admins);
+        this.admins = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(admins));
     }
 
     public static Directory empty() {

@@ -156,6 +156,11 @@ public record AskRequest(
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> toMap(JsonNode node) {
-        return MAPPER.convertValue(node, Map.class);
+        try {
+            return MAPPER.convertValue(node, Map.class);
+        } catch (IllegalArgumentException e) {
+            // Integers beyond a 64-bit long: refused rather than stored as something rules cannot compare.
+            throw new InvalidInputException("action.params", "action.params holds a number outside the 64-bit integer range");
+        }
     }
 }

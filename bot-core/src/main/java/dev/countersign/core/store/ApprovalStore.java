@@ -50,6 +50,10 @@ public final class ApprovalStore {
      * idempotency key (the unique index decides, so two racing repeats cannot both insert).
      */
     public boolean insert(Connection c, Approval a, String idempotencyKey, String requestHash) throws SQLException {
+        return unlessDuplicate(c, () -> insertRow(c, a, idempotencyKey, requestHash));
+    }
+
+    private void insertRow(Connection c, Approval a, String idempotencyKey, String requestHash) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO approval (id, agent_id, idempotency_key, request_hash, status, risk_level, rule_name, spec, plan, "
                 + "callback_url, created_at, expires_at, escalation_level, decided_outcome, decided_by_id, decided_by_name, decided_via, decision_comment, decided_at) "
                 + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
@@ -68,10 +72,27 @@ public final class ApprovalStore {
             ps.setInt(13, a.escalationLevel());
             setDecision(ps, 14, a.decision());
             ps.executeUpdate();
+        }
+    }
+
+    private interface Statement {
+        void run() throws SQLException;
+    }
+
+    /**
+     * Runs one insert; a unique-key violation returns false and leaves the transaction usable. PostgreSQL
+     * aborts the whole transaction on any error, so the insert runs behind a savepoint there.
+     */
+    private static boolean unlessDuplicate(Connection c, Statement insert) throws SQLException {
+        java.sql.Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
+        try {
+            insert.run();
+            if (sp != null) c.releaseSavepoint(sp);
             return true;
         } catch (SQLException e) {
-            if (idempotencyKey != null && StoreException.isUniqueViolation(e)) return false;
-            throw e;
+            if (!StoreException.isUniqueViolation(e)) throw e;
+            if (sp != null) c.rollback(sp);
+            return false;
         }
     }
 
@@ -175,31 +196,30 @@ public final class ApprovalStore {
 
     /** Counts one person's approval toward the quorum; a repeat by the same person changes nothing. */
     public void addVote(Connection c, String approvalId, Vote v) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO approval_vote (approval_id, person_id, person_name, via, comment, voted_at) VALUES (?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, approvalId);
-            ps.setString(2, v.personId());
-            ps.setString(3, v.personName());
-            ps.setString(4, v.channel().wire());
-            ps.setString(5, v.comment());
-            ps.setObject(6, ts(v.at()));
-            ps.executeUpdate();
-        } catch (SQLException e) {
-            if (!StoreException.isUniqueViolation(e)) throw e;
-        }
+        unlessDuplicate(c, () -> {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO approval_vote (approval_id, person_id, person_name, via, comment, voted_at) VALUES (?, ?, ?, ?, ?, ?)")) {
+                ps.setString(1, approvalId);
+                ps.setString(2, v.personId());
+                ps.setString(3, v.personName());
+                ps.setString(4, v.channel().wire());
+                ps.setString(5, v.comment());
+                ps.setObject(6, ts(v.at()));
+                ps.executeUpdate();
+            }
+        });
     }
 
     public void recordChannelPost(String approvalId, String channel, String ref, Instant at) {
         db.read(c -> {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO channel_post (approval_id, channel, post_ref, posted_at) VALUES (?, ?, ?, ?)")) {
-                ps.setString(1, approvalId);
-                ps.setString(2, channel);
-                ps.setString(3, ref);
-                ps.setObject(4, ts(at));
-                ps.executeUpdate();
-            } catch (SQLException e) {
-                if (!StoreException.isUniqueViolation(e)) throw e;
-            }
-            return null;
+            return unlessDuplicate(c, () -> {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO channel_post (approval_id, channel, post_ref, posted_at) VALUES (?, ?, ?, ?)")) {
+                    ps.setString(1, approvalId);
+                    ps.setString(2, channel);
+                    ps.setString(3, ref);
+                    ps.setObject(4, ts(at));
+                    ps.executeUpdate();
+                }
+            });
         });
     }
 
