@@ -76,65 +76,18 @@ public final class Decider implements DecisionPort {
         if (!a.isPending()) return new DecisionResult.AlreadyDecided(a);
 
         Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
-        Actor actor = cmd.actor();
-        Decision.Decider by;
-        Status outcome;
-        String actorName;
-        if (actor instanceof Actor.PersonActor p) {
-                Optional<Directory.Member> member = directory.member(p.personId());
-                if (member.isEmpty()) {
-                    return new DecisionResult.Refused(Reason.UNKNOWN_PERSON, "'" + p.personId() + "' is not a person in the configuration");
-                }
-                if (cmd.verdict() != DecisionCommand.Verdict.APPROVE && cmd.verdict() != DecisionCommand.Verdict.REJECT) {
-                    return new DecisionResult.Refused(Reason.NOT_ALLOWED, "a person may approve or reject, not " + cmd.verdict().name().toLowerCase());
-                }
-                boolean eligible = a.approvers().stream().anyMatch(x -> x.id().equals(p.personId())) || directory.isAdmin(p.personId());
-                if (!eligible) {
-                    return new DecisionResult.Refused(Reason.NOT_ELIGIBLE, member.get().person().name() + " is not among the approvers of this request"
-                            + (a.escalationLevel() == 0 && !a.plan().steps().isEmpty() ? " (yet: it may escalate to them)" : ""));
-                }
-                if (cmd.verdict() == DecisionCommand.Verdict.APPROVE && p.personId().equals(a.requestedFor())) {
-                    return new DecisionResult.Refused(Reason.SELF_APPROVAL, member.get().person().name() + " cannot approve a request made on their own behalf");
-                }
-                Person person = member.get().person();
-                by = new Decision.Decider(person.id(), person.name(), p.via());
-                actorName = "person:" + person.id();
-                if (cmd.verdict() == DecisionCommand.Verdict.APPROVE && a.plan().quorum() > 1) {
-                    store.addVote(c, a.id(), new Vote(person.id(), person.name(), p.via(), cmd.comment(), now));
-                    Approval withVote = store.find(c, a.id(), false).orElseThrow();
-                    int remaining = a.plan().quorum() - withVote.votes().size();
-                    if (remaining > 0) {
-                        audit.append(c, now, List.of(new AuditEntry(a.id(), "vote", actorName,
-                                AuditEntry.details("via", p.via().wire(), "comment", cmd.comment(), "remaining", remaining))));
-                        return new DecisionResult.VoteCounted(withVote, remaining);
-                    }
-                    a = withVote;
-                }
-                outcome = cmd.verdict() == DecisionCommand.Verdict.APPROVE ? Status.APPROVED : Status.REJECTED;
-        } else if (actor instanceof Actor.AgentActor ag) {
-                if (cmd.verdict() != DecisionCommand.Verdict.CANCEL) {
-                    return new DecisionResult.Refused(Reason.NOT_ALLOWED, "an agent may only cancel its own request");
-                }
-                if (!ag.agentId().equals(a.agent().id())) {
-                    return new DecisionResult.Refused(Reason.NOT_YOURS, "approval " + a.id() + " was asked by another agent");
-                }
-                by = new Decision.Decider(ag.agentId(), ag.agentId(), DecidedVia.AGENT);
-                actorName = "agent:" + ag.agentId();
-                outcome = Status.CANCELLED;
-        } else {
-                Actor.TimerActor t = (Actor.TimerActor) actor;
-                if (cmd.verdict() == DecisionCommand.Verdict.EXPIRE) {
-                    outcome = Status.EXPIRED;
-                } else if (cmd.verdict() == DecisionCommand.Verdict.APPROVE && a.plan().vetoWindow() != null) {
-                    outcome = Status.APPROVED;
-                } else {
-                    return new DecisionResult.Refused(Reason.NOT_ALLOWED, "a timer may only expire, or approve at the end of a veto window");
-                }
-                by = new Decision.Decider("timer", t.reason(), DecidedVia.TIMER);
-                actorName = "timer";
-        }
+        Object ruling = cmd.actor() instanceof Actor.PersonActor p ? person(c, a, cmd, p, now)
+                : cmd.actor() instanceof Actor.AgentActor ag ? agent(a, cmd, ag)
+                : timer(a, cmd, (Actor.TimerActor) cmd.actor());
+        if (ruling instanceof DecisionResult r) return r;
+        Ruling rule = (Ruling) ruling;
+        Decision.Decider by = rule.by();
+        Status outcome = rule.outcome();
+        String actorName = rule.actor();
+        if (rule.withVotes() != null) a = rule.withVotes();
+        String comment = cmd.comment() != null ? cmd.comment() : rule.defaultComment();
 
-        Decision decision = new Decision(outcome, by, cmd.comment(), now);
+        Decision decision = new Decision(outcome, by, comment, now);
         if (!store.recordDecision(c, a.id(), decision)) {
             // Unreachable while the row lock holds; kept so a lost race can never be reported as a win.
             return new DecisionResult.AlreadyDecided(store.find(c, a.id(), false).orElseThrow());
@@ -142,11 +95,72 @@ public final class Decider implements DecisionPort {
         Approval decided = a.with(outcome, decision);
         List<AuditEntry> entries = new ArrayList<>();
         entries.add(new AuditEntry(a.id(), outcome == Status.CANCELLED ? "cancelled" : "decided", actorName,
-                AuditEntry.details("outcome", outcome.wire(), "via", by.channel().wire(), "comment", cmd.comment())));
+                AuditEntry.details("outcome", outcome.wire(), "via", by.channel().wire(), "comment", comment)));
         if (decided.callbackUrl() != null) {
             outbox.enqueue(c, decided, now);
         }
         audit.append(c, now, entries);
         return new DecisionResult.Decided(decided);
+    }
+
+    /** Who decides, with what outcome, as named in the audit log; {@code withVotes} is set once a quorum is reached. */
+    private record Ruling(Decision.Decider by, Status outcome, String actor, Approval withVotes, String defaultComment) {}
+
+    /** A person approves or rejects: a {@link Ruling}, or a result to answer at once (refused, or a vote short of the quorum). */
+    private Object person(Connection c, Approval a, DecisionCommand cmd, Actor.PersonActor p, Instant now) throws SQLException {
+        Optional<Directory.Member> member = directory.member(p.personId());
+        if (member.isEmpty()) {
+            return new DecisionResult.Refused(Reason.UNKNOWN_PERSON, "'" + p.personId() + "' is not a person in the configuration");
+        }
+        boolean approve = cmd.verdict() == DecisionCommand.Verdict.APPROVE;
+        if (!approve && cmd.verdict() != DecisionCommand.Verdict.REJECT) {
+            return new DecisionResult.Refused(Reason.NOT_ALLOWED, "a person may approve or reject, not " + cmd.verdict().name().toLowerCase());
+        }
+        Person person = member.get().person();
+        boolean eligible = a.approvers().stream().anyMatch(x -> x.id().equals(person.id())) || directory.isAdmin(person.id());
+        if (!eligible) {
+            return new DecisionResult.Refused(Reason.NOT_ELIGIBLE, person.name() + " is not among the approvers of this request"
+                    + (a.escalationLevel() < a.plan().steps().size() ? " (yet: it may escalate to them)" : ""));
+        }
+        if (approve && person.id().equals(a.requestedFor())) {
+            return new DecisionResult.Refused(Reason.SELF_APPROVAL, person.name() + " cannot approve a request made on their own behalf");
+        }
+        String actor = "person:" + person.id();
+        Approval withVotes = null;
+        if (approve && a.plan().quorum() > 1) {
+            store.addVote(c, a.id(), new Vote(person.id(), person.name(), p.via(), cmd.comment(), now));
+            withVotes = store.find(c, a.id(), false).orElseThrow();
+            int remaining = a.plan().quorum() - withVotes.votes().size();
+            if (remaining > 0) {
+                audit.append(c, now, List.of(new AuditEntry(a.id(), "vote", actor,
+                        AuditEntry.details("via", p.via().wire(), "comment", cmd.comment(), "remaining", remaining))));
+                return new DecisionResult.VoteCounted(withVotes, remaining);
+            }
+        }
+        return new Ruling(new Decision.Decider(person.id(), person.name(), p.via()), approve ? Status.APPROVED : Status.REJECTED, actor, withVotes, null);
+    }
+
+    /** Only the asking agent, and only to cancel. */
+    private static Object agent(Approval a, DecisionCommand cmd, Actor.AgentActor ag) {
+        if (cmd.verdict() != DecisionCommand.Verdict.CANCEL) {
+            return new DecisionResult.Refused(Reason.NOT_ALLOWED, "an agent may only cancel its own request");
+        }
+        if (!ag.agentId().equals(a.agent().id())) {
+            return new DecisionResult.Refused(Reason.NOT_YOURS, "approval " + a.id() + " was asked by another agent");
+        }
+        return new Ruling(new Decision.Decider(ag.agentId(), ag.agentId(), DecidedVia.AGENT), Status.CANCELLED, "agent:" + ag.agentId(), null, null);
+    }
+
+    /** A timer expires, or approves when a veto window ends without objection. */
+    private static Object timer(Approval a, DecisionCommand cmd, Actor.TimerActor t) {
+        Status outcome;
+        if (cmd.verdict() == DecisionCommand.Verdict.EXPIRE) {
+            outcome = Status.EXPIRED;
+        } else if (cmd.verdict() == DecisionCommand.Verdict.APPROVE && a.plan().vetoWindow() != null) {
+            outcome = Status.APPROVED;
+        } else {
+            return new DecisionResult.Refused(Reason.NOT_ALLOWED, "a timer may only expire, or approve at the end of a veto window");
+        }
+        return new Ruling(new Decision.Decider("timer", "Countersign timer", DecidedVia.TIMER), outcome, "timer", null, t.reason());
     }
 }

@@ -1,5 +1,6 @@
 package dev.countersign.core.decide;
 
+import dev.countersign.core.InvalidInputException;
 import dev.countersign.core.approval.DecidedVia;
 
 import java.util.Objects;
@@ -15,7 +16,16 @@ public record DecisionCommand(String approvalId, Verdict verdict, Actor actor, S
         Objects.requireNonNull(verdict, "verdict");
         Objects.requireNonNull(actor, "actor");
         if (comment != null && comment.isBlank()) comment = null;
+        if (comment != null && comment.length() > MAX_COMMENT) {
+            throw new InvalidInputException("comment", "the comment is longer than " + MAX_COMMENT + " characters");
+        }
+        if (comment != null && comment.indexOf('\u0000') >= 0) {
+            throw new InvalidInputException("comment", "the comment contains a NUL character");
+        }
     }
+
+    /** Longest comment kept with a decision. */
+    public static final int MAX_COMMENT = 10_000;
 
     public enum Verdict { APPROVE, REJECT, CANCEL, EXPIRE }
 

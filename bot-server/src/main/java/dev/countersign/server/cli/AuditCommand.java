@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
 /** {@code audit verify} and {@code audit export}: read the audit log straight from the configured database. */
 @Command(name = "audit", description = "Check or export the hash-chained audit log.",
@@ -24,9 +25,12 @@ public final class AuditCommand {
 
     @Command(name = "verify", description = "Recompute every hash of the chain; exit 0 when intact, 1 when broken.")
     public static final class Verify implements Callable<Integer> {
+        /** Where the configuration comes from: the environment, as for serve; tests give their own. */
+        Supplier<ServerConfig> config = AuditCommand::fromEnvironment;
+
         @Override
         public Integer call() {
-            try (Database db = open()) {
+            try (Database db = open(config)) {
                 AuditLog.Verification v = new AuditLog(db).verify();
                 if (v.intact()) {
                     System.out.println("audit log intact: " + v.entries() + " entries, every hash checks out");
@@ -46,9 +50,12 @@ public final class AuditCommand {
         @Option(names = {"-o", "--out"}, description = "file to write (default: standard output)")
         Path out;
 
+        /** Where the configuration comes from: the environment, as for serve; tests give their own. */
+        Supplier<ServerConfig> config = AuditCommand::fromEnvironment;
+
         @Override
         public Integer call() throws Exception {
-            try (Database db = open();
+            try (Database db = open(config);
                  Writer w = out == null ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8)) : Files.newBufferedWriter(out)) {
                 long[] n = {0};
                 new AuditLog(db).forEach(r -> {
@@ -79,8 +86,11 @@ public final class AuditCommand {
         }
     }
 
-    private static Database open() {
-        ServerConfig config = ConfigLoader.load(System.getenv());
-        return Database.open(config.database(), 2);
+    private static ServerConfig fromEnvironment() {
+        return ConfigLoader.load(System.getenv());
+    }
+
+    private static Database open(Supplier<ServerConfig> config) {
+        return Database.open(config.get().database(), 2);
     }
 }

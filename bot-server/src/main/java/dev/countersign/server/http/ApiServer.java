@@ -1,7 +1,9 @@
 package dev.countersign.server.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.countersign.core.ConflictException;
 import dev.countersign.core.Countersign;
@@ -41,6 +43,10 @@ public final class ApiServer implements AutoCloseable {
     /** Bodies above this are refused with 413 before they are read. */
     public static final int MAX_BODY = 64 * 1024;
     private static final int MAX_WAIT_SECONDS = 60;
+    /** A decision's comment or a cancel's reason: what the decision_comment column holds. */
+    private static final int MAX_COMMENT = 10_000;
+    /** Bodies are read strictly: anything after the one JSON value (a second object, stray text) is refused. */
+    private static final ObjectReader STRICT_JSON = Json.MAPPER.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Countersign engine;
     private final Keys keys;
@@ -69,13 +75,28 @@ public final class ApiServer implements AutoCloseable {
             cfg.routes.exception(InvalidInputException.class, (e, ctx) -> json(ctx, 400, ApiError.body(e.code(), e.getMessage(), e.field(), null)));
             cfg.routes.exception(ConflictException.class, (e, ctx) -> json(ctx, 409, ApiError.body(e.code(), e.getMessage(), null, null)));
             cfg.routes.exception(StoreException.class, (e, ctx) -> {
+                if (e.isDataError()) {
+                    // A value the database cannot hold: the request is at fault, and a retry would fail the same way.
+                    log.warn("database refused a value on {} {}: {}", ctx.method(), ctx.path(), e.getMessage());
+                    json(ctx, 400, ApiError.body("invalid_input", "a value in the request cannot be stored (too long or not representable)", null, null));
+                    return;
+                }
                 log.error("database failure on {} {}", ctx.method(), ctx.path(), e);
                 ctx.header("Retry-After", "1");
                 json(ctx, 503, ApiError.body("unavailable", "the database is unavailable; retry shortly", null, null));
             });
             cfg.routes.exception(HttpResponseException.class, (e, ctx) -> {
-                String code = e.getStatus() == 413 ? "body_too_large" : "http_" + e.getStatus();
-                String message = e.getStatus() == 413 ? "the request body is larger than " + MAX_BODY + " bytes" : e.getMessage();
+                String code = switch (e.getStatus()) {
+                    case 404 -> "not_found";
+                    case 405 -> "method_not_allowed";
+                    case 413 -> "body_too_large";
+                    default -> "http_" + e.getStatus();
+                };
+                String message = switch (e.getStatus()) {
+                    case 404 -> "no such endpoint: " + ctx.method() + " " + ctx.path();
+                    case 413 -> "the request body is larger than " + MAX_BODY + " bytes";
+                    default -> e.getMessage();
+                };
                 json(ctx, e.getStatus(), ApiError.body(code, message, null, null));
             });
             cfg.routes.exception(CountersignException.class, (e, ctx) -> {
@@ -187,11 +208,7 @@ public final class ApiServer implements AutoCloseable {
         byte[] body = ctx.bodyAsBytes();
         if (body.length > 0) {
             JsonNode json = parse(body);
-            JsonNode c = json.get("reason") != null ? json.get("reason") : json.get("comment");
-            if (c != null && !c.isNull()) {
-                if (!c.isTextual()) throw new ApiError(400, "invalid_input", "reason must be a string", "reason");
-                comment = c.textValue();
-            }
+            comment = optionalString(json, json.get("reason") != null ? "reason" : "comment", MAX_COMMENT);
         }
         DecisionResult r = engine.decide(new DecisionCommand(id, DecisionCommand.Verdict.CANCEL, new DecisionCommand.Actor.AgentActor(agentId), comment));
         answer(ctx, r);
@@ -210,7 +227,7 @@ public final class ApiServer implements AutoCloseable {
             default -> throw new ApiError(400, "invalid_input", "outcome must be approve or reject (got '" + outcome + "')", "outcome");
         };
         String as = requiredString(json, "as");
-        String comment = optionalString(json, "comment", 10_000);
+        String comment = optionalString(json, "comment", MAX_COMMENT);
         answer(ctx, engine.decide(DecisionCommand.byPerson(ctx.pathParam("id"), verdict, as, DecidedVia.CLI, comment)));
     }
 
@@ -265,7 +282,7 @@ public final class ApiServer implements AutoCloseable {
     private static JsonNode parse(byte[] body) {
         if (body.length == 0) throw new ApiError(400, "invalid_json", "the body is empty; send a JSON object", "");
         try {
-            JsonNode node = Json.MAPPER.readTree(body);
+            JsonNode node = STRICT_JSON.readTree(body);
             if (node == null || node.isMissingNode()) throw new ApiError(400, "invalid_json", "the body is empty; send a JSON object", "");
             if (!node.isObject()) throw new ApiError(400, "invalid_json", "the body must be a JSON object", "");
             return node;
@@ -288,6 +305,8 @@ public final class ApiServer implements AutoCloseable {
         if (n == null || n.isNull()) return null;
         if (!n.isTextual()) throw new ApiError(400, "invalid_input", field + " must be a string", field);
         if (n.textValue().length() > max) throw new ApiError(400, "invalid_input", field + " is longer than " + max + " characters", field);
+        // PostgreSQL text cannot hold U+0000: refuse it here rather than fail in the database.
+        if (n.textValue().indexOf('\u0000') >= 0) throw new ApiError(400, "invalid_input", field + " must not contain NUL (\\u0000) characters", field);
         return n.textValue();
     }
 
