@@ -52,14 +52,22 @@ public final class Countersign implements AutoCloseable {
      * @param webhookSecrets agent id → Standard Webhooks secret ({@code whsec_…})
      * @param channels       builds each channel, handing it the one way to decide
      * @param schedulerName  Quartz's scheduler name: the same on every node of one cluster
+     * @param nodeId         this node's stable id in a cluster (e.g. host:port), so that after a restart it takes
+     *                       back its own unfinished timers at once instead of after failure detection; null: a new id each start
      */
     public record Settings(DatabaseConfig database, Directory directory, List<RuleSpec> rules, Map<String, String> webhookSecrets,
                            List<Function<DecisionPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
-                           int poolSize, int timerThreads) {
+                           int poolSize, int timerThreads, String nodeId) {
         public Settings {
             rules = List.copyOf(rules);
             webhookSecrets = Map.copyOf(webhookSecrets);
             channels = List.copyOf(channels);
+        }
+
+        public Settings(DatabaseConfig database, Directory directory, List<RuleSpec> rules, Map<String, String> webhookSecrets,
+                        List<Function<DecisionPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
+                        int poolSize, int timerThreads) {
+            this(database, directory, rules, webhookSecrets, channels, clock, meters, schedulerName, poolSize, timerThreads, null);
         }
     }
 
@@ -93,7 +101,8 @@ public final class Countersign implements AutoCloseable {
                 return t;
             });
             this.waiters = new Waiters(store::find, background);
-            this.timers = new TimerService(s.database(), s.schedulerName(), s.timerThreads(), this::onTimer);
+            // The effective config: the same URL as the app's pool (an embedded H2 file must be opened one way only).
+            this.timers = new TimerService(db.config(), s.schedulerName(), s.nodeId(), s.timerThreads(), this::onTimer);
             this.decider = new Decider(store, audit, outbox, s.directory(), s.clock(), this::afterDecision, this::afterVote);
             List<Channel> channels = new ArrayList<>();
             for (Function<DecisionPort, Channel> factory : s.channels()) channels.add(factory.apply(decider));
@@ -230,14 +239,28 @@ public final class Countersign implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops in order: our own workers first, letting their current database work finish (an embedded H2 file
+     * is closed for everyone when a thread is interrupted in the middle of a write), then the timers, then the pool.
+     */
     @Override
     public void close() {
-        housekeeping.shutdownNow();
+        housekeeping.shutdown();
+        awaitQuietly(housekeeping);
         outbox.close();
-        timers.close();
         fanout.close();
         waiters.close();
-        background.shutdownNow();
+        background.shutdown();
+        awaitQuietly(background);
+        timers.close();
         db.close();
+    }
+
+    private static void awaitQuietly(ExecutorService executor) {
+        try {
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) executor.shutdownNow();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -228,8 +228,13 @@ public final class WebhookOutbox implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        poller.shutdownNow();
+        poller.shutdown();
         senders.shutdown();
+        try {
+            poller.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             senders.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

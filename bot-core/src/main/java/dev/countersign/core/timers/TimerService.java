@@ -53,8 +53,9 @@ public final class TimerService implements AutoCloseable {
 
     /**
      * @param schedulerName the same on every node of a cluster; distinct for engines sharing one JVM
+     * @param nodeId        a stable id of this node in the cluster; null for a fresh one at every start
      */
-    public TimerService(DatabaseConfig db, String schedulerName, int threads, Handler handler) {
+    public TimerService(DatabaseConfig db, String schedulerName, String nodeId, int threads, Handler handler) {
         String dsName = "countersign-" + UUID.randomUUID();
         HikariConfig hc = new HikariConfig();
         hc.setJdbcUrl(db.url());
@@ -81,7 +82,8 @@ public final class TimerService implements AutoCloseable {
 
         Properties p = new Properties();
         p.setProperty("org.quartz.scheduler.instanceName", schedulerName);
-        p.setProperty("org.quartz.scheduler.instanceId", "AUTO");
+        // A stable id lets a restarted node recover its own in-flight timers at its first check-in.
+        p.setProperty("org.quartz.scheduler.instanceId", nodeId == null || nodeId.isBlank() ? "AUTO" : nodeId);
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         // A node that scheduled nothing itself still notices new triggers within this time.
         p.setProperty("org.quartz.scheduler.idleWaitTime", "2000");

@@ -12,8 +12,8 @@ import dev.countersign.core.testing.Asks;
 import dev.countersign.core.testing.Engines;
 import dev.countersign.core.testing.Rules;
 import dev.countersign.core.testing.TestChannel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,17 +26,20 @@ import static dev.countersign.core.testing.Polling.eventually;
 import static dev.countersign.core.testing.Polling.until;
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Step ②: what the policy's level means for an ask — go at once, go and record, wait out a veto window, or wait for people. */
+/**
+ * Step ②: what the policy's level means for an ask — go at once, go and record, wait out a veto window, or wait for
+ * people. Every test asks its own approvals, so the class shares one engine.
+ */
 class RiskOutcomesTest {
 
     @TempDir
-    Path dir;
+    static Path dir;
 
-    Engines engines;
-    Countersign cs;
+    static Engines engines;
+    static Countersign cs;
 
-    @BeforeEach
-    void start() {
+    @BeforeAll
+    static void start() {
         engines = Engines.in(dir).rules(
                 Rules.rule("reads").when("action.type.startsWith(\"db.read\")").low(),
                 Rules.rule("internal-email").when("action.type == \"email.send\"").medium().approvers("alice"),
@@ -47,12 +50,12 @@ class RiskOutcomesTest {
         cs = engines.start();
     }
 
-    @AfterEach
-    void stop() {
+    @AfterAll
+    static void stop() {
         engines.close();
     }
 
-    private TestChannel channel() {
+    private static TestChannel channel() {
         return engines.channel();
     }
 

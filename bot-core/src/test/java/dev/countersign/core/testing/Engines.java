@@ -16,7 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Real engines for tests: an H2 file database in the test's directory, real Quartz, and a
+ * Real engines for tests: an H2 file database in the test's directory (or a fresh PostgreSQL one), real Quartz, and a
  * {@link TestChannel}. Configure, then {@link #start()}; {@link #close()} stops every engine started.
  * Starting again on the same instance reuses the database and the Quartz scheduler name, which is
  * what a restart of the service does.
@@ -51,12 +51,18 @@ public final class Engines implements AutoCloseable {
     private final List<Countersign> started = new CopyOnWriteArrayList<>();
     private volatile TestChannel channel;
 
-    private Engines(Path dir) {
-        this.database = Databases.h2(dir);
+    private Engines(Databases.DataSourceSpec database) {
+        this.database = database;
     }
 
+    /** An embedded H2 file database in {@code dir}. */
     public static Engines in(Path dir) {
-        return new Engines(dir);
+        return new Engines(Databases.h2(dir));
+    }
+
+    /** A fresh PostgreSQL database (see {@link Databases#postgres()}). */
+    public static Engines onPostgres() {
+        return new Engines(Databases.postgres());
     }
 
     private static Directory.Member member(String id, String name) {

@@ -73,6 +73,11 @@ public final class WebhookReceiver implements AutoCloseable {
         return List.copyOf(received);
     }
 
+    /** The requests that came to one path, in order. */
+    public List<Received> received(String path) {
+        return received.stream().filter(r -> r.path().equals(path)).toList();
+    }
+
     @Override
     public void close() {
         server.stop(0);

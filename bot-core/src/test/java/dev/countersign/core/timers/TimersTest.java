@@ -67,8 +67,9 @@ class TimersTest {
         assertThat(cs.decide(approve(a.id(), "carol"))).isInstanceOfSatisfying(DecisionResult.Refused.class,
                 r -> assertThat(r.reason()).isEqualTo(Reason.NOT_ELIGIBLE));
 
-        eventually(Duration.ofSeconds(5), () -> assertThat(cs.get(a.id()).orElseThrow().escalationLevel()).isEqualTo(1));
-        Approval escalated = cs.get(a.id()).orElseThrow();
+        Approval[] seen = new Approval[1];
+        eventually(Duration.ofSeconds(5), () -> assertThat((seen[0] = cs.get(a.id()).orElseThrow()).escalationLevel()).isEqualTo(1));
+        Approval escalated = seen[0];
         assertThat(escalated.status()).isEqualTo(Status.PENDING);
         assertThat(escalated.approvers()).extracting(Person::id).containsExactly("alice", "carol");
         assertThat(escalated.escalation().nextAt()).isEqualTo(a.expiresAt());
@@ -111,13 +112,14 @@ class TimersTest {
     }
 
     @Test
-    void a_timer_that_came_due_while_the_service_was_down_fires_when_it_starts_again() {
+    void a_timer_that_came_due_while_the_service_was_down_fires_when_it_starts_again() throws SQLException {
         Countersign first = engines(Rules.rule("wire").when("action.type == \"payments.wire\"").high().approvers("alice")
                 .expiresAfter("PT2S")).start();
         Approval a = Asks.action("payments.wire").by(first, AGENT);
         assertThat(first.hasTimer(a.id())).isTrue();
 
         first.close();
+        assertThat(statusInDatabase(a.id())).as("still pending when the service stopped").isEqualTo("pending");
         until(a.expiresAt().plusMillis(500));
         Countersign second = engines.start();
 
@@ -152,6 +154,17 @@ class TimersTest {
         }
         assertThat(second.get(a.id()).orElseThrow().status()).isEqualTo(Status.PENDING);
         assertThat(second.audit().forApproval(a.id())).extracting(AuditRecord::kind).containsExactly("asked", "risk_assessed");
+    }
+
+    private String statusInDatabase(String approvalId) throws SQLException {
+        try (Connection c = engines.database().connect();
+             PreparedStatement ps = c.prepareStatement("SELECT status FROM approval WHERE id = ?")) {
+            ps.setString(1, approvalId);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                return rs.getString(1);
+            }
+        }
     }
 
     /** What a crash between storing an approval and scheduling its timer leaves: the approval without Quartz rows. */

@@ -14,6 +14,8 @@ public enum Env {
     COUNTERSIGN_DATABASE_URL,
     COUNTERSIGN_DATABASE_USER,
     COUNTERSIGN_DATABASE_PASSWORD,
+    /** This node's stable id in a PostgreSQL cluster (unique per node). Default: hostname:port. */
+    COUNTERSIGN_NODE_ID,
     /** agentId:key,agentId:key — agent API keys to accept (kept only as SHA-256 hashes). */
     COUNTERSIGN_AGENT_KEYS,
     /** key,key — keys for trusted tooling (CLI, scripts) that record a person's decision. */
