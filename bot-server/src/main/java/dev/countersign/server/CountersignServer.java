@@ -1,8 +1,11 @@
 package dev.countersign.server;
 
 import dev.countersign.core.Countersign;
+import dev.countersign.server.config.Env;
 import dev.countersign.server.config.ServerConfig;
 import dev.countersign.server.http.ApiServer;
+import dev.countersign.server.web.WebChannel;
+import dev.countersign.server.web.WebUi;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -12,6 +15,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 import java.time.Clock;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** The running service: the engine on its database plus the HTTP server in front of it. */
 public final class CountersignServer implements AutoCloseable {
@@ -38,14 +42,31 @@ public final class CountersignServer implements AutoCloseable {
         new ProcessorMetrics().bindTo(meters);
         @SuppressWarnings("resource") JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(meters);
+        // The web pages are a channel (live updates) and a set of routes on the API's app; both share one WebChannel.
+        AtomicReference<WebChannel> web = new AtomicReference<>();
         Countersign engine = Countersign.start(new Countersign.Settings(config.database(), config.directory(), config.rules(),
-                config.webhookSecrets(), List.of(), Clock.systemUTC(), meters, schedulerName, 20, 6));
+                config.webhookSecrets(), List.of(port -> {
+                    web.set(new WebChannel(port));
+                    return web.get();
+                }), Clock.systemUTC(), meters, schedulerName, 20, 6, nodeId(config)));
         try {
-            ApiServer api = new ApiServer(engine, config, meters).start();
+            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config)).start();
             return new CountersignServer(config, engine, api);
         } catch (RuntimeException e) {
             engine.close();
             throw e;
+        }
+    }
+
+    /** COUNTERSIGN_NODE_ID, else host:port; a node started on a random port (0) gets a fresh id each start. */
+    private static String nodeId(ServerConfig config) {
+        String configured = Env.COUNTERSIGN_NODE_ID.in(System.getenv());
+        if (configured != null) return configured;
+        if (config.port() == 0) return null;
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName() + ":" + config.port();
+        } catch (java.net.UnknownHostException e) {
+            return null;
         }
     }
 

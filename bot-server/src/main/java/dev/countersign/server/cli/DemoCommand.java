@@ -56,7 +56,11 @@ public final class DemoCommand implements Callable<Integer> {
         String jar = "java -jar bot-server/target/countersign.jar";
         System.out.println();
         System.out.println("Countersign is running at " + base + " (database: " + config.database().safeUrl() + ")");
-        System.out.println("A demo agent is asking for four actions. To decide, in another terminal:");
+        System.out.println();
+        System.out.println("  Open " + base + "/web to see and decide the requests"
+                + (config.channels().webOidc().configured() ? " (single sign-on)." : " (dev sign-in: pick alice)."));
+        System.out.println();
+        System.out.println("A demo agent is asking for four actions. Or decide from another terminal:");
         System.out.println("  export COUNTERSIGN_OPERATOR_KEY=" + operatorKey);
         System.out.println();
 
@@ -95,14 +99,14 @@ public final class DemoCommand implements Callable<Integer> {
             JsonNode a = get(http, base + "/api/v1/approvals/" + id + "?wait=60", key);
             String status = a.path("status").asText();
             JsonNode d = a.path("decision");
-            String by = d.path("by").path("name").asText();
+            String by = d.path("by").path("id").asText();
             String comment = d.path("comment").isTextual() ? d.path("comment").asText() : null;
             switch (status) {
                 case "pending" -> {
                     continue;
                 }
-                case "approved" -> System.out.printf("  agent: %-20s approved by %s%s: executing%n", type, by, comment == null ? "" : " (\"" + comment + "\")");
-                case "rejected" -> System.out.printf("  agent: %-20s rejected by %s: %s: not executing%n", type, by, comment == null ? "no comment" : comment);
+                case "approved" -> System.out.printf("  agent: %-20s approved by %s: executing%s%n", type, by, comment == null ? "" : " (\"" + comment + "\")");
+                case "rejected" -> System.out.printf("  agent: %-20s rejected: %s (by %s): not executing%n", type, comment == null ? "no reason given" : comment, by);
                 case "expired" -> System.out.printf("  agent: %-20s expired: not executing%n", type);
                 default -> System.out.printf("  agent: %-20s %s: not executing%n", type, status);
             }

@@ -22,6 +22,7 @@ import dev.countersign.core.store.Json;
 import dev.countersign.core.store.StoreException;
 import dev.countersign.server.config.ConfigLoader;
 import dev.countersign.server.config.ServerConfig;
+import dev.countersign.server.web.WebUi;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -54,6 +55,11 @@ public final class ApiServer implements AutoCloseable {
     private final Javalin app;
 
     public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics) {
+        this(engine, config, metrics, null);
+    }
+
+    /** @param web the approval pages, served by the same app; null for the API alone */
+    public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web) {
         this.engine = engine;
         this.keys = new Keys(config.agentKeys(), config.operatorKeys());
         this.metrics = metrics;
@@ -71,6 +77,7 @@ public final class ApiServer implements AutoCloseable {
             cfg.routes.get("/api/v1/approvals/{id}", this::get);
             cfg.routes.post("/api/v1/approvals/{id}/cancel", this::cancel);
             cfg.routes.post("/api/v1/approvals/{id}/decision", this::decision);
+            if (web != null) web.routes(cfg.routes);
             cfg.routes.exception(ApiError.class, (e, ctx) -> json(ctx, e.status, e.body()));
             cfg.routes.exception(InvalidInputException.class, (e, ctx) -> json(ctx, 400, ApiError.body(e.code(), e.getMessage(), e.field(), null)));
             cfg.routes.exception(ConflictException.class, (e, ctx) -> json(ctx, 409, ApiError.body(e.code(), e.getMessage(), null, null)));
@@ -108,6 +115,8 @@ public final class ApiServer implements AutoCloseable {
                 json(ctx, 500, ApiError.body("internal_error", "an unexpected error occurred; it has been logged", null, null));
             });
             cfg.routes.error(404, ctx -> {
+                // The web pages answer their own 404s in HTML.
+                if (ctx.res().getContentType() != null && ctx.res().getContentType().startsWith("text/html")) return;
                 if (ctx.result() == null || !ctx.result().startsWith("{")) json(ctx, 404, ApiError.body("not_found", "no such endpoint: " + ctx.method() + " " + ctx.path(), null, null));
             });
             cfg.routes.error(405, ctx -> json(ctx, 405, ApiError.body("method_not_allowed", ctx.method() + " is not allowed on " + ctx.path(), null, null)));
