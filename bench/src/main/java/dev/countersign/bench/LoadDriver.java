@@ -94,6 +94,7 @@ public final class LoadDriver {
         List<String> phases = List.of("low", "high", "longpoll", "waiters");
         List<Integer> concurrency = List.of(8, 32, 64);
         List<Integer> highConcurrency = List.of(8, 32, 64);
+        int jitWarmup = 60;
         int warmup = 5;
         int duration = 15;
         int decisions = 1000;
@@ -123,6 +124,7 @@ public final class LoadDriver {
                     case "--phases" -> o.phases = List.of(v.split(","));
                     case "--concurrency" -> o.concurrency = ints(v);
                     case "--high-concurrency" -> o.highConcurrency = ints(v);
+                    case "--jit-warmup" -> o.jitWarmup = Integer.parseInt(v);
                     case "--warmup" -> o.warmup = Integer.parseInt(v);
                     case "--duration" -> o.duration = Integer.parseInt(v);
                     case "--decisions" -> o.decisions = Integer.parseInt(v);
@@ -149,7 +151,7 @@ public final class LoadDriver {
             usage: LoadDriver (--jar countersign.jar --database-url URL [--database-user U --database-password P] [--server-jvm-args "-Xms1g -Xmx1g"] [--work-dir DIR]
                               | --url http://host:port --agent-key K --operator-key K [--server-pid PID])
                               [--phases low,high,longpoll,waiters] [--concurrency 8,32,64] [--high-concurrency 8,32,64]
-                              [--warmup 5] [--duration 15] [--decisions 1000] [--batch 50] [--waiters 1000] [--out results.md] [--label NAME]
+                              [--jit-warmup 60] [--warmup 5] [--duration 15] [--decisions 1000] [--batch 50] [--waiters 1000] [--out results.md] [--label NAME]
             """;
 
     public static void main(String[] args) throws Exception {
@@ -194,18 +196,25 @@ public final class LoadDriver {
         report.add("### " + (o.label.isBlank() ? "Results" : o.label) + " (" + when + ")");
         report.add("");
         report.add("server: " + base + (o.dbUrl != null ? ", database " + o.dbUrl.replaceAll("(?i)(password=)[^&;]*", "$1***") : "")
-                + (o.jar != null ? ", JVM " + o.serverJvmArgs : "") + "; driver: " + o.warmup + " s warm-up + " + o.duration + " s per level, closed loop; "
+                + (o.jar != null ? ", JVM " + o.serverJvmArgs : "") + "; driver: " + o.jitWarmup + " s JIT warm-up, then " + o.warmup + " s warm-up + "
+                + o.duration + " s per level, closed loop; "
                 + "load average before: " + loadAverage());
         report.add("");
         report.add("| phase | client threads | completed | per second | p50 ms | p99 ms | p99.9 ms | max ms | errors | server CPU | driver CPU | machine CPU |");
         report.add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         HttpClient probe = client();
         checkSetup(probe);
+        if (o.jitWarmup > 0) {
+            // A cold JVM on 2 cores needs a minute or two of traffic before C2 has compiled the hot paths:
+            // measured levels after 5 s of warm-up only ran at a third of the steady-state rate.
+            System.out.println("JIT warm-up: " + o.jitWarmup + " s of low- and high-risk asks, 16 client threads (not measured)");
+            closedLoop(null, 16, o.jitWarmup, 0, i -> ask(i % 2 == 0 ? "bench.read" : "bench.high", i), 201);
+        }
         if (o.phases.contains("low")) {
-            for (int c : o.concurrency) closedLoop("low-risk ask", c, i -> ask("bench.read", i), 201);
+            for (int c : o.concurrency) closedLoop("low-risk ask", c, o.warmup, o.duration, i -> ask("bench.read", i), 201);
         }
         if (o.phases.contains("high")) {
-            for (int c : o.highConcurrency) closedLoop("high-risk ask (+ timer)", c, i -> ask("bench.high", i), 201);
+            for (int c : o.highConcurrency) closedLoop("high-risk ask (+ timer)", c, o.warmup, o.duration, i -> ask("bench.high", i), 201);
         }
         List<String> extra = new ArrayList<>();
         if (o.phases.contains("longpoll")) extra.addAll(decisionToLongPoll());
@@ -231,13 +240,14 @@ public final class LoadDriver {
 
     // ------------------------------------------------------------------------------------------------ 1, 2: closed loop
 
-    private void closedLoop(String name, int threads, IntFunction<HttpRequest> request, int expected) throws Exception {
+    /** {@code threads} clients in a closed loop: {@code warmup} s unrecorded, then {@code duration} s recorded (a null name: warm-up only). */
+    private void closedLoop(String name, int threads, int warmup, int duration, IntFunction<HttpRequest> request, int expected) throws Exception {
         int clients = Math.max(1, (threads + 15) / 16);
         List<HttpClient> pool = new ArrayList<>();
         for (int i = 0; i < clients; i++) pool.add(client());
         long start = System.nanoTime();
-        long measureFrom = start + TimeUnit.SECONDS.toNanos(o.warmup);
-        long measureTo = measureFrom + TimeUnit.SECONDS.toNanos(o.duration);
+        long measureFrom = start + TimeUnit.SECONDS.toNanos(warmup);
+        long measureTo = measureFrom + TimeUnit.SECONDS.toNanos(duration);
         Histogram[] hist = new Histogram[threads];
         long[] ok = new long[threads];
         long[] errors = new long[threads];
@@ -290,7 +300,8 @@ public final class LoadDriver {
             n += ok[t];
             e += errors[t];
         }
-        double secs = o.duration;
+        if (name == null) return; // warm-up only
+        double secs = duration;
         row(name, Integer.toString(threads), n, n / secs, all, e, mark[0].until(end));
         if (!firstErrors.isEmpty()) System.out.println("  first errors: " + firstErrors);
     }
