@@ -41,7 +41,7 @@ import java.util.Optional;
  */
 public final class ApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
-    /** Bodies above this are refused with 413 before they are read. */
+    /** Bodies above this are refused with 413. */
     public static final int MAX_BODY = 64 * 1024;
     private static final int MAX_WAIT_SECONDS = 60;
     /** A decision's comment or a cancel's reason: what the decision_comment column holds. */
@@ -104,6 +104,8 @@ public final class ApiServer implements AutoCloseable {
                     case 413 -> "the request body is larger than " + MAX_BODY + " bytes";
                     default -> e.getMessage();
                 };
+                // A chunked body cut off at the limit leaves unread bytes on the connection: don't let the client reuse it.
+                if (e.getStatus() == 413) ctx.header("Connection", "close");
                 json(ctx, e.getStatus(), ApiError.body(code, message, null, null));
             });
             cfg.routes.exception(CountersignException.class, (e, ctx) -> {
@@ -139,8 +141,21 @@ public final class ApiServer implements AutoCloseable {
 
     private void refuseLargeBodies(Context ctx) {
         long length = ctx.req().getContentLengthLong();
-        if (length > MAX_BODY) throw new ApiError(413, "body_too_large", "the request body is larger than " + MAX_BODY + " bytes", null);
+        if (length > MAX_BODY) {
+            // Read a moderately large body to its end first: a client still sending when the connection closes
+            // sees a reset instead of the 413. Beyond 1 MiB, close without reading.
+            if (length <= DRAIN_LIMIT) {
+                try (var in = ctx.req().getInputStream()) {
+                    in.transferTo(java.io.OutputStream.nullOutputStream());
+                } catch (java.io.IOException ignored) {
+                    // the answer below is all the client gets either way
+                }
+            }
+            throw new ApiError(413, "body_too_large", "the request body is larger than " + MAX_BODY + " bytes", null);
+        }
     }
+
+    private static final long DRAIN_LIMIT = 1024 * 1024;
 
     private void ready(Context ctx) {
         boolean ready = engine.isReady();
