@@ -127,10 +127,14 @@ class ExactlyOnceTest {
 
         List<DecisionResult> results = race(i -> approve(a.id(), finance[i % 3]));
 
-        assertThat(results).filteredOn(DecisionResult.VoteCounted.class::isInstance).hasSize(1);
+        // Before the quorum is reached, the first voter's repeats are counted once each time (VoteCounted, one
+        // vote so far); how many such repeats win the race before a second person does is up to the scheduler.
+        assertThat(results).filteredOn(DecisionResult.VoteCounted.class::isInstance).isNotEmpty()
+                .allSatisfy(v -> assertThat(((DecisionResult.VoteCounted) v).approval().votes()).hasSize(1));
         assertThat(results).filteredOn(DecisionResult.Decided.class::isInstance).singleElement()
                 .satisfies(d -> assertThat(((DecisionResult.Decided) d).approval().votes()).hasSize(2));
-        assertThat(results).filteredOn(DecisionResult.AlreadyDecided.class::isInstance).hasSize(RACERS - 2);
+        assertThat(results).allMatch(r -> r instanceof DecisionResult.VoteCounted || r instanceof DecisionResult.Decided
+                || r instanceof DecisionResult.AlreadyDecided);
         Approval stored = cs.get(a.id()).orElseThrow();
         assertThat(stored.status()).isEqualTo(Status.APPROVED);
         assertThat(stored.votes()).hasSize(2);
