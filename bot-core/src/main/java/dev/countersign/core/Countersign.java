@@ -92,21 +92,25 @@ public final class Countersign implements AutoCloseable {
             this.store = new ApprovalStore(db);
             this.audit = new AuditLog(db);
             this.metrics = new Metrics(s.meters());
-            this.outbox = new WebhookOutbox(db, audit, s.clock(), agent -> Optional.ofNullable(s.webhookSecrets().get(agent)).filter(x -> !x.isBlank()), s.meters());
+            Function<String, Optional<String>> secretOf = agent -> Optional.ofNullable(s.webhookSecrets().get(agent)).filter(x -> !x.isBlank());
+            this.outbox = new WebhookOutbox(db, audit, s.clock(), secretOf, s.meters());
             this.asks = new AskService(store, audit, outbox, new RiskPolicy(s.rules(), s.directory()), s.clock(),
-                    agent -> s.webhookSecrets().containsKey(agent) && !s.webhookSecrets().get(agent).isBlank());
+                    agent -> secretOf.apply(agent).isPresent());
             this.background = Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "countersign-background");
                 t.setDaemon(true);
                 return t;
             });
             this.waiters = new Waiters(store::find, background);
-            // The effective config: the same URL as the app's pool (an embedded H2 file must be opened one way only).
-            this.timers = new TimerService(db.config(), s.schedulerName(), s.nodeId(), s.timerThreads(), this::onTimer);
             this.decider = new Decider(store, audit, outbox, s.directory(), s.clock(), this::afterDecision, this::afterVote);
             List<Channel> channels = new ArrayList<>();
             for (Function<DecisionPort, Channel> factory : s.channels()) channels.add(factory.apply(decider));
             this.fanout = new ChannelFanout(channels, store, s.clock(), 4);
+            // Timers and their actions refer to each other; the lambdas reach the timer service only once it runs.
+            TimerActions actions = new TimerActions(store, audit, decider, s.clock(), this::scheduleTimer,
+                    fanout::escalated, metrics::timerLateness, this::cancelTimer);
+            // The effective config: the same URL as the app's pool (an embedded H2 file must be opened one way only).
+            this.timers = new TimerService(db.config(), s.schedulerName(), s.nodeId(), s.timerThreads(), actions);
             this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "countersign-housekeeping");
                 t.setDaemon(true);
@@ -118,18 +122,18 @@ public final class Countersign implements AutoCloseable {
         }
     }
 
-    private TimerActions timerActions;
+    private void scheduleTimer(Approval a) {
+        timers.schedule(a);
+    }
 
-    private void onTimer(String approvalId, java.time.Instant due) {
-        timerActions.onTimer(approvalId, due);
+    private void cancelTimer(String approvalId) {
+        timers.cancel(approvalId);
     }
 
     /** Opens the database (migrating it), starts the timers, repairs missing ones and starts webhook delivery. */
     public static Countersign start(Settings settings) {
         Countersign cs = new Countersign(settings);
         try {
-            cs.timerActions = new TimerActions(cs.store, cs.audit, cs.decider, settings.clock(), cs.timers::schedule,
-                    cs.fanout::escalated, cs.metrics::timerLateness, cs.timers::cancel);
             cs.timers.start();
             cs.reconcileTimers();
             cs.outbox.start(Duration.ofSeconds(1));
