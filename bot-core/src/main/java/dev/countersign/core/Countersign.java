@@ -8,6 +8,7 @@ import dev.countersign.core.ask.AskService;
 import dev.countersign.core.audit.AuditLog;
 import dev.countersign.core.channel.Channel;
 import dev.countersign.core.channel.ChannelFanout;
+import dev.countersign.core.channel.ChannelPort;
 import dev.countersign.core.decide.Decider;
 import dev.countersign.core.decide.DecisionCommand;
 import dev.countersign.core.decide.DecisionPort;
@@ -56,7 +57,7 @@ public final class Countersign implements AutoCloseable {
      *                       back its own unfinished timers at once instead of after failure detection; null: a new id each start
      */
     public record Settings(DatabaseConfig database, Directory directory, List<RuleSpec> rules, Map<String, String> webhookSecrets,
-                           List<Function<DecisionPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
+                           List<Function<ChannelPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
                            int poolSize, int timerThreads, String nodeId) {
         public Settings {
             rules = List.copyOf(rules);
@@ -65,7 +66,7 @@ public final class Countersign implements AutoCloseable {
         }
 
         public Settings(DatabaseConfig database, Directory directory, List<RuleSpec> rules, Map<String, String> webhookSecrets,
-                        List<Function<DecisionPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
+                        List<Function<ChannelPort, Channel>> channels, Clock clock, MeterRegistry meters, String schedulerName,
                         int poolSize, int timerThreads) {
             this(database, directory, rules, webhookSecrets, channels, clock, meters, schedulerName, poolSize, timerThreads, null);
         }
@@ -94,7 +95,12 @@ public final class Countersign implements AutoCloseable {
             this.metrics = new Metrics(s.meters());
             Function<String, Optional<String>> secretOf = agent -> Optional.ofNullable(s.webhookSecrets().get(agent)).filter(x -> !x.isBlank());
             this.outbox = new WebhookOutbox(db, audit, s.clock(), secretOf, s.meters());
-            this.asks = new AskService(store, audit, outbox, new RiskPolicy(s.rules(), s.directory()), s.clock(),
+            // Channels get a port that reaches the decider only when called, after construction.
+            ChannelPort port = new Port();
+            List<Channel> channels = new ArrayList<>();
+            for (Function<ChannelPort, Channel> factory : s.channels()) channels.add(factory.apply(port));
+            this.fanout = new ChannelFanout(channels, db, store, s.directory(), s.clock(), s.meters(), 4);
+            this.asks = new AskService(store, audit, outbox, fanout, new RiskPolicy(s.rules(), s.directory()), s.clock(),
                     agent -> secretOf.apply(agent).isPresent());
             this.background = Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "countersign-background");
@@ -102,12 +108,9 @@ public final class Countersign implements AutoCloseable {
                 return t;
             });
             this.waiters = new Waiters(store::find, background);
-            this.decider = new Decider(store, audit, outbox, s.directory(), s.clock(), this::afterDecision, this::afterVote);
-            List<Channel> channels = new ArrayList<>();
-            for (Function<DecisionPort, Channel> factory : s.channels()) channels.add(factory.apply(decider));
-            this.fanout = new ChannelFanout(channels, store, s.clock(), 4);
+            this.decider = new Decider(store, audit, outbox, fanout, s.directory(), s.clock(), this::afterDecision, this::afterVote);
             // Timers and their actions refer to each other; the lambdas reach the timer service only once it runs.
-            TimerActions actions = new TimerActions(store, audit, decider, s.clock(), this::scheduleTimer,
+            TimerActions actions = new TimerActions(store, audit, decider, fanout, s.clock(), this::scheduleTimer,
                     fanout::escalated, metrics::timerLateness, this::cancelTimer);
             // The effective config: the same URL as the app's pool (an embedded H2 file must be opened one way only).
             this.timers = new TimerService(db.config(), s.schedulerName(), s.nodeId(), s.timerThreads(), actions);
@@ -137,6 +140,7 @@ public final class Countersign implements AutoCloseable {
             cs.timers.start();
             cs.reconcileTimers();
             cs.outbox.start(Duration.ofSeconds(1));
+            cs.fanout.start(Duration.ofSeconds(1));
             cs.housekeeping.scheduleWithFixedDelay(cs::refreshPending, 0, 5, TimeUnit.SECONDS);
             cs.housekeeping.scheduleWithFixedDelay(cs::reconcileTimers, 10, 10, TimeUnit.MINUTES);
             return cs;
@@ -222,6 +226,44 @@ public final class Countersign implements AutoCloseable {
     private void afterVote(Approval a) {
         fanout.changed(a);
     }
+
+    /** What channels may ask of the engine. */
+    private final class Port implements ChannelPort {
+        @Override
+        public DecisionResult decide(DecisionCommand command) {
+            return decider.decide(command);
+        }
+
+        @Override
+        public Optional<Approval> find(String approvalId) {
+            return store.find(approvalId);
+        }
+
+        @Override
+        public List<Approval> waitingFor(String personId, int limit) {
+            return mostUrgent(a -> a.waitsFor(personId, settings.directory()), limit);
+        }
+
+        @Override
+        public List<Approval> pendingVisibleTo(String personId, int limit) {
+            return mostUrgent(a -> a.visibleTo(personId, settings.directory()), limit);
+        }
+
+        @Override
+        public Directory directory() {
+            return settings.directory();
+        }
+
+        private List<Approval> mostUrgent(java.util.function.Predicate<Approval> keep, int limit) {
+            return store.list(null, Status.PENDING, PENDING_SCAN).stream().filter(keep)
+                    .sorted(java.util.Comparator.comparing((Approval a) -> a.nextDeadline() == null ? a.expiresAt() : a.nextDeadline().at())
+                            .thenComparing(Approval::createdAt))
+                    .limit(limit).toList();
+        }
+    }
+
+    /** How many pending approvals a channel's "what waits for me" looks through. */
+    private static final int PENDING_SCAN = 2_000;
 
     private void reconcileTimers() {
         try {

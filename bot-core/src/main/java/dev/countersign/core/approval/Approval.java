@@ -54,6 +54,23 @@ public record Approval(
         return new Escalation(escalationLevel, next == null ? null : next.at());
     }
 
+    /**
+     * True when {@code personId} may act on this approval now and has not yet: it is pending, they are among
+     * the current approvers (or an admin), they have not voted, and it was not asked on their behalf.
+     */
+    public boolean waitsFor(String personId, Directory directory) {
+        if (!isPending() || personId == null || personId.equals(requestedFor)) return false;
+        boolean eligible = approvers().stream().anyMatch(p -> p.id().equals(personId)) || directory.isAdmin(personId);
+        return eligible && votes.stream().noneMatch(v -> v.personId().equals(personId));
+    }
+
+    /** True when {@code personId} may see it: an admin, anyone in its plan (at any escalation step), or the person it is for. */
+    public boolean visibleTo(String personId, Directory directory) {
+        if (personId == null) return false;
+        if (directory.isAdmin(personId) || personId.equals(requestedFor)) return true;
+        return plan.eligibleAt(plan.steps().size()).stream().anyMatch(p -> p.id().equals(personId));
+    }
+
     public Approval with(Status newStatus, Decision newDecision) {
         return new Approval(id, agent, requestedFor, action, context, risk, plan, callbackUrl, createdAt, expiresAt,
                 newStatus, escalationLevel, newDecision, votes);

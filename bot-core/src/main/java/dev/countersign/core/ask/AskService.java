@@ -10,6 +10,7 @@ import dev.countersign.core.approval.RiskLevel;
 import dev.countersign.core.approval.Status;
 import dev.countersign.core.audit.AuditEntry;
 import dev.countersign.core.audit.AuditLog;
+import dev.countersign.core.channel.ChannelTasks;
 import dev.countersign.core.notify.WebhookOutbox;
 import dev.countersign.core.policy.Assessment;
 import dev.countersign.core.policy.RiskPolicy;
@@ -33,11 +34,14 @@ public final class AskService {
     private final ApprovalStore store;
     private final AuditLog audit;
     private final WebhookOutbox outbox;
+    private final ChannelTasks channelTasks;
     private final Clock clock;
     private final Predicate<String> hasWebhookSecret;
     private volatile RiskPolicy policy;
 
-    public AskService(ApprovalStore store, AuditLog audit, WebhookOutbox outbox, RiskPolicy policy, Clock clock, Predicate<String> hasWebhookSecret) {
+    public AskService(ApprovalStore store, AuditLog audit, WebhookOutbox outbox, ChannelTasks channelTasks, RiskPolicy policy, Clock clock,
+                      Predicate<String> hasWebhookSecret) {
+        this.channelTasks = channelTasks;
         this.store = store;
         this.audit = audit;
         this.outbox = outbox;
@@ -95,6 +99,9 @@ public final class AskService {
             }
             if (approval.decision() != null && approval.callbackUrl() != null) {
                 outbox.enqueue(c, approval, now);
+            }
+            if (approval.isPending() || level == RiskLevel.MEDIUM) {
+                channelTasks.record(c, approval.id(), ChannelTasks.Kind.PUBLISH, List.of(), now);
             }
             audit.append(c, now, entries);
             return Optional.empty();

@@ -8,12 +8,20 @@ import java.util.List;
 /**
  * What a channel (Slack, Teams, the web pages, a test channel) implements to show approvals to people.
  * The core calls it after each change is committed, off the request thread, one approval at a time in
- * order. A channel hands people's clicks back through the {@link dev.countersign.core.decide.DecisionPort}
- * it was built with, and never decides anything itself.
+ * order. A channel hands people's clicks back through the {@link ChannelPort} it was built with, and never
+ * decides anything itself.
+ *
+ * <p>A {@link #durable()} channel (Slack, Teams: a platform far away that can fail or rate-limit) gets its
+ * calls from a queue in the database, written in the same transaction as the change: a call that throws is
+ * tried again later (after {@link ChannelException#retryAfter()} when given, else with backoff), also after a
+ * restart, until it succeeds. Such a channel must therefore tolerate a repeated call: {@code publish} skips
+ * targets already in its {@link PostLog}, {@code update} renders the approval as it now stands. The calls
+ * for one approval keep their order. A channel that is not durable (the web pages' live updates) is called
+ * once, from memory.
  *
  * <p>Every method gets the approval as it now stands (an immutable value) and the channel's own
  * {@link PostLog}, where it remembers what it posted so that {@link #update} can reach every message.
- * A channel that throws is logged and retried on the next change; it never blocks the other channels.
+ * A channel that throws never blocks the other channels.
  */
 public interface Channel {
 
@@ -35,6 +43,11 @@ public interface Channel {
      * Channels that cannot reach people one by one may leave this as it is.
      */
     default void notifyEscalation(Approval approval, List<Person> newlyEligible, PostLog posts) {
+    }
+
+    /** True when its calls must survive failures and restarts (see above). */
+    default boolean durable() {
+        return false;
     }
 
     /** Called once at shutdown. */

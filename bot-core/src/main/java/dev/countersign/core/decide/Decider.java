@@ -9,6 +9,7 @@ import dev.countersign.core.approval.Status;
 import dev.countersign.core.approval.Vote;
 import dev.countersign.core.audit.AuditEntry;
 import dev.countersign.core.audit.AuditLog;
+import dev.countersign.core.channel.ChannelTasks;
 import dev.countersign.core.decide.DecisionCommand.Actor;
 import dev.countersign.core.decide.DecisionResult.Reason;
 import dev.countersign.core.notify.WebhookOutbox;
@@ -41,13 +42,15 @@ public final class Decider implements DecisionPort {
     private final ApprovalStore store;
     private final AuditLog audit;
     private final WebhookOutbox outbox;
+    private final ChannelTasks channelTasks;
     private final Directory directory;
     private final Clock clock;
     private final Consumer<Approval> onDecided;
     private final Consumer<Approval> onVote;
 
-    public Decider(ApprovalStore store, AuditLog audit, WebhookOutbox outbox, Directory directory, Clock clock,
+    public Decider(ApprovalStore store, AuditLog audit, WebhookOutbox outbox, ChannelTasks channelTasks, Directory directory, Clock clock,
                    Consumer<Approval> onDecided, Consumer<Approval> onVote) {
+        this.channelTasks = channelTasks;
         this.db = store.database();
         this.store = store;
         this.audit = audit;
@@ -79,7 +82,10 @@ public final class Decider implements DecisionPort {
         Object ruling = cmd.actor() instanceof Actor.PersonActor p ? person(c, a, cmd, p, now)
                 : cmd.actor() instanceof Actor.AgentActor ag ? agent(a, cmd, ag)
                 : timer(a, cmd, (Actor.TimerActor) cmd.actor());
-        if (ruling instanceof DecisionResult r) return r;
+        if (ruling instanceof DecisionResult r) {
+            if (r instanceof DecisionResult.VoteCounted) channelTasks.record(c, a.id(), ChannelTasks.Kind.UPDATE, List.of(), now);
+            return r;
+        }
         Ruling rule = (Ruling) ruling;
         Decision.Decider by = rule.by();
         Status outcome = rule.outcome();
@@ -99,6 +105,7 @@ public final class Decider implements DecisionPort {
         if (decided.callbackUrl() != null) {
             outbox.enqueue(c, decided, now);
         }
+        channelTasks.record(c, a.id(), ChannelTasks.Kind.UPDATE, List.of(), now);
         audit.append(c, now, entries);
         return new DecisionResult.Decided(decided);
     }

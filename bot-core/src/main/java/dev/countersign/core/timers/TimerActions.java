@@ -5,6 +5,7 @@ import dev.countersign.core.approval.Person;
 import dev.countersign.core.approval.Plan;
 import dev.countersign.core.audit.AuditEntry;
 import dev.countersign.core.audit.AuditLog;
+import dev.countersign.core.channel.ChannelTasks;
 import dev.countersign.core.decide.DecisionCommand;
 import dev.countersign.core.decide.DecisionPort;
 import dev.countersign.core.store.ApprovalStore;
@@ -30,6 +31,7 @@ public final class TimerActions implements TimerService.Handler {
     private final ApprovalStore store;
     private final AuditLog audit;
     private final DecisionPort decisions;
+    private final ChannelTasks channelTasks;
     private final Clock clock;
     private final Consumer<Approval> rearm;
     private final BiConsumer<Approval, List<Person>> onEscalated;
@@ -42,11 +44,12 @@ public final class TimerActions implements TimerService.Handler {
      * @param lateness    records how late a timer fired
      * @param forget      removes the timers of an approval that no longer needs them
      */
-    public TimerActions(ApprovalStore store, AuditLog audit, DecisionPort decisions, Clock clock, Consumer<Approval> rearm,
+    public TimerActions(ApprovalStore store, AuditLog audit, DecisionPort decisions, ChannelTasks channelTasks, Clock clock, Consumer<Approval> rearm,
                         BiConsumer<Approval, List<Person>> onEscalated, Consumer<Duration> lateness, Consumer<String> forget) {
         this.store = store;
         this.audit = audit;
         this.decisions = decisions;
+        this.channelTasks = channelTasks;
         this.clock = clock;
         this.rearm = rearm;
         this.onEscalated = onEscalated;
@@ -83,6 +86,8 @@ public final class TimerActions implements TimerService.Handler {
         boolean moved = store.database().inTransaction(c -> {
             if (!store.escalate(c, a.id(), a.escalationLevel())) return false;
             Plan.Step step = a.plan().steps().get(a.escalationLevel());
+            List<String> notify = step.people().stream().filter(p -> !before.contains(p)).map(Person::id).toList();
+            channelTasks.record(c, a.id(), ChannelTasks.Kind.ESCALATION, notify.isEmpty() ? step.people().stream().map(Person::id).toList() : notify, now);
             audit.append(c, now, List.of(new AuditEntry(a.id(), "escalated", "timer", AuditEntry.details(
                     "level", a.escalationLevel() + 1, "notify", step.people().stream().map(Person::id).toList()))));
             return true;

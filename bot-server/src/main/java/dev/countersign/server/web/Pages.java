@@ -169,9 +169,7 @@ final class Pages {
 
     /** The viewer may act on it now and has not yet voted. */
     boolean waitsFor(Approval a, String personId) {
-        boolean eligible = a.approvers().stream().anyMatch(p -> p.id().equals(personId)) || directory.isAdmin(personId);
-        boolean voted = a.votes().stream().anyMatch(v -> v.personId().equals(personId));
-        return a.isPending() && eligible && !voted && !personId.equals(a.requestedFor());
+        return a.waitsFor(personId, directory);
     }
 
     private String rows(List<Approval> list, String empty) {
