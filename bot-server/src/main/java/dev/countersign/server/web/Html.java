@@ -1,25 +1,20 @@
 package dev.countersign.server.web;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.countersign.core.approval.Secrets;
 import dev.countersign.core.store.Json;
 
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.Iterator;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * Escaping and formatting for the pages. Every string an agent or a person wrote passes through {@link #esc}
  * before it reaches HTML: the pages are built from text blocks, so this is the one guard against markup injection.
  */
 final class Html {
-    /** Parameter names whose values are never shown: the agent may pass credentials it means to use. */
-    static final Pattern SECRET_KEY = Pattern.compile("(?i)(password|secret|token|api[_-]?key|authorization|credential)");
-    static final String MASK = "••••••••";
+    static final String MASK = Secrets.MASK;
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").withZone(ZoneOffset.UTC);
 
     private Html() {}
@@ -58,27 +53,10 @@ final class Html {
 
     /** The params as indented JSON with the values of secret-looking keys masked, at any depth. */
     static String maskedJson(Map<String, Object> params) {
-        JsonNode tree = Json.MAPPER.valueToTree(params);
-        mask(tree);
         try {
-            return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(tree);
+            return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(Secrets.masked(params));
         } catch (JsonProcessingException e) {
             return "{}";
-        }
-    }
-
-    private static void mask(JsonNode node) {
-        if (node instanceof ObjectNode o) {
-            Iterator<Map.Entry<String, JsonNode>> it = o.fields();
-            java.util.List<String> secret = new java.util.ArrayList<>();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (SECRET_KEY.matcher(e.getKey()).find()) secret.add(e.getKey());
-                else mask(e.getValue());
-            }
-            secret.forEach(k -> o.put(k, MASK));
-        } else if (node != null && node.isArray()) {
-            node.forEach(Html::mask);
         }
     }
 }
