@@ -16,4 +16,3 @@ CREATE TABLE channel_task (
 );
 CREATE INDEX ix_channel_task_approval ON channel_task (approval_id, id);
 CREATE INDEX ix_channel_task_due ON channel_task (failed_at, next_attempt_at);
-CREATE INDEX ix_channel_task_lock ON channel_task (lock_token);

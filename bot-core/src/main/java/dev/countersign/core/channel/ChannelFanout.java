@@ -258,33 +258,56 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
         }
     }
 
+    /**
+     * Claims, per channel, the calls owed for this approval from the oldest on, as long as they are due and free:
+     * a call waiting for its retry holds back every later call to the same channel. The rows are read with
+     * {@code FOR UPDATE}, so two nodes never claim the same approval's calls at once.
+     */
     private List<Task> claim(String approvalId) {
         Instant now = clock.instant();
         String token = UUID.randomUUID().toString();
         return db.inTransaction(c -> {
-            try (PreparedStatement ps = c.prepareStatement("UPDATE channel_task SET locked_until = ?, lock_token = ? WHERE approval_id = ? "
-                    + "AND failed_at IS NULL AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)")) {
-                ps.setObject(1, ts(now.plus(LEASE)));
-                ps.setString(2, token);
-                ps.setString(3, approvalId);
-                ps.setObject(4, ts(now));
-                ps.setObject(5, ts(now));
-                if (ps.executeUpdate() == 0) return List.of();
-            }
-            List<Task> out = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT id, channel, kind, people, attempts, created_at FROM channel_task "
-                    + "WHERE lock_token = ? ORDER BY id")) {
-                ps.setString(1, token);
+            record Row(Task task, Instant next, Instant lockedUntil) {}
+            List<Row> rows = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, channel, kind, people, attempts, created_at, next_attempt_at, locked_until "
+                    + "FROM channel_task WHERE approval_id = ? AND failed_at IS NULL ORDER BY id FOR UPDATE")) {
+                ps.setString(1, approvalId);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         String people = rs.getString(4);
-                        out.add(new Task(rs.getLong(1), rs.getString(2), Kind.valueOf(rs.getString(3)),
+                        OffsetDateTime locked = rs.getObject(8, OffsetDateTime.class);
+                        rows.add(new Row(new Task(rs.getLong(1), rs.getString(2), Kind.valueOf(rs.getString(3)),
                                 people == null || people.isEmpty() ? List.of() : Arrays.asList(people.split(",")),
-                                rs.getInt(5), rs.getObject(6, OffsetDateTime.class).toInstant()));
+                                rs.getInt(5), rs.getObject(6, OffsetDateTime.class).toInstant()),
+                                rs.getObject(7, OffsetDateTime.class).toInstant(), locked == null ? null : locked.toInstant()));
                     }
                 }
             }
-            return out;
+            List<Task> claimed = new ArrayList<>();
+            Set<String> heldBack = new java.util.HashSet<>();
+            for (Row r : rows) {
+                String channel = r.task().channel();
+                if (heldBack.contains(channel)) continue;
+                boolean free = r.lockedUntil() == null || r.lockedUntil().isBefore(now);
+                // Only the first call of a channel must be due; the ones after it were held back by it.
+                boolean first = claimed.stream().noneMatch(t -> t.channel().equals(channel));
+                if (!free || (first && r.next().isAfter(now))) {
+                    heldBack.add(channel);
+                    continue;
+                }
+                claimed.add(r.task());
+            }
+            if (claimed.isEmpty()) return List.of();
+            try (PreparedStatement ps = c.prepareStatement("UPDATE channel_task SET locked_until = ?, lock_token = ? WHERE id = ?")) {
+                for (Task t : claimed) {
+                    ps.setObject(1, ts(now.plus(LEASE)));
+                    ps.setString(2, token);
+                    ps.setLong(3, t.id());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            return claimed;
         });
     }
 

@@ -1,6 +1,8 @@
 package dev.countersign.core.testing;
 
 import dev.countersign.core.Countersign;
+import dev.countersign.core.channel.Channel;
+import dev.countersign.core.channel.ChannelPort;
 import dev.countersign.core.approval.Directory;
 import dev.countersign.core.policy.RuleSpec;
 import dev.countersign.core.store.DatabaseConfig;
@@ -14,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 
 /**
  * Real engines for tests: an H2 file database in the test's directory (or a fresh PostgreSQL one), real Quartz, and a
@@ -47,6 +50,7 @@ public final class Engines implements AutoCloseable {
     private final String schedulerName = "test-" + UUID.randomUUID();
     private final List<RuleSpec> rules = new ArrayList<>();
     private final Map<String, String> webhookSecrets = new HashMap<>();
+    private final List<Function<ChannelPort, Channel>> extraChannels = new ArrayList<>();
     private Clock clock = Clock.systemUTC();
     private final List<Countersign> started = new CopyOnWriteArrayList<>();
     private volatile TestChannel channel;
@@ -86,14 +90,23 @@ public final class Engines implements AutoCloseable {
         return this;
     }
 
+    /** Adds a channel besides the {@link TestChannel} (each engine started builds its own). */
+    public Engines channel(Function<ChannelPort, Channel> factory) {
+        extraChannels.add(factory);
+        return this;
+    }
+
     public Engines clock(Clock clock) {
         this.clock = clock;
         return this;
     }
 
     public Countersign.Settings settings() {
+        List<Function<ChannelPort, Channel>> channels = new ArrayList<>();
+        channels.add(port -> channel = new TestChannel(port));
+        channels.addAll(extraChannels);
         return new Countersign.Settings(new DatabaseConfig(database.url(), database.user(), database.password()), DIRECTORY, rules,
-                webhookSecrets, List.of(port -> channel = new TestChannel(port)), clock, new SimpleMeterRegistry(),
+                webhookSecrets, channels, clock, new SimpleMeterRegistry(),
                 schedulerName, 8, 4);
     }
 
