@@ -7,6 +7,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** The figures operators watch: approvals by risk and outcome, what waits, how long people take, how late timers fire. */
@@ -14,6 +17,10 @@ final class Metrics {
     private final MeterRegistry registry;
     private final AtomicLong pending = new AtomicLong();
     private final Timer timerLateness;
+    // Meters by tag values, looked up once: registering on every ask or decision costs a lookup on the hot path.
+    private final Map<String, Counter> asked = new ConcurrentHashMap<>();
+    private final Map<List<String>, Counter> decided = new ConcurrentHashMap<>();
+    private final Map<List<String>, Timer> latency = new ConcurrentHashMap<>();
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
@@ -27,19 +34,23 @@ final class Metrics {
     }
 
     void asked(Approval a) {
-        Counter.builder("countersign_approvals_asked").description("approvals asked, by assessed risk")
-                .tag("risk", a.risk().level().wire()).register(registry).increment();
+        String risk = a.risk().level().wire();
+        asked.computeIfAbsent(risk, r -> Counter.builder("countersign_approvals_asked").description("approvals asked, by assessed risk")
+                .tag("risk", r).register(registry)).increment();
         if (a.decision() != null) decided(a);
     }
 
     void decided(Approval a) {
-        Counter.builder("countersign_approvals_decided").description("approvals decided, by risk and outcome")
-                .tag("risk", a.risk().level().wire()).tag("outcome", a.status().wire()).tag("via", a.decision().by().channel().wire())
-                .register(registry).increment();
-        Timer.builder("countersign_decision_latency").description("from the ask to the decision")
-                .tag("risk", a.risk().level().wire()).tag("outcome", a.status().wire())
+        String risk = a.risk().level().wire();
+        String outcome = a.status().wire();
+        String via = a.decision().by().channel().wire();
+        decided.computeIfAbsent(List.of(risk, outcome, via), k -> Counter.builder("countersign_approvals_decided")
+                .description("approvals decided, by risk and outcome")
+                .tag("risk", risk).tag("outcome", outcome).tag("via", via).register(registry)).increment();
+        latency.computeIfAbsent(List.of(risk, outcome), k -> Timer.builder("countersign_decision_latency").description("from the ask to the decision")
+                .tag("risk", risk).tag("outcome", outcome)
                 .publishPercentileHistogram()
-                .register(registry)
+                .register(registry))
                 .record(Duration.between(a.createdAt(), a.decision().at()));
     }
 

@@ -94,9 +94,9 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.delivered = Counter.builder("countersign.channel.calls").tag("result", "delivered")
+        this.delivered = Counter.builder("countersign_channel_calls").tag("result", "delivered")
                 .description("Calls to durable channels (Slack, Teams) delivered").register(meters);
-        this.failedAttempts = Counter.builder("countersign.channel.calls").tag("result", "failed_attempt")
+        this.failedAttempts = Counter.builder("countersign_channel_calls").tag("result", "failed_attempt")
                 .description("Calls to durable channels that failed and will be retried").register(meters);
     }
 
