@@ -154,8 +154,7 @@ public final class ApprovalCard {
         who.append(" · ").append(a.action().type()).append(" · ").append(a.id());
         items.add(richText(List.of(run(who.toString(), limits.longText()).put("isSubtle", true))));
         if (a.risk() != null && (a.risk().explanation() != null || a.risk().rule() != null)) {
-            String rule = a.risk().rule() == null ? "no rule matched" : "rule " + a.risk().rule();
-            String why = a.risk().explanation() == null ? rule : rule + ": " + a.risk().explanation();
+            String why = a.risk().explanation() != null ? a.risk().explanation() : "rule " + a.risk().rule();
             items.add(labelled("Risk: ", why, limits.longText()));
         }
         Map<String, Object> params = Secrets.masked(a.action().params());
