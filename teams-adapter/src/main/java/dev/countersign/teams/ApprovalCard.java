@@ -77,7 +77,7 @@ public final class ApprovalCard {
                 ObjectNode container = body.addObject().put("type", "Container").put("separator", true).put("spacing", "Large");
                 ArrayNode items = container.putArray("items");
                 summaryItems(items, a, directory, limits);
-                items.add(commentInput(a.id()));
+                items.add(commentInput());
                 ObjectNode set = items.addObject().put("type", "ActionSet");
                 buttons(set.putArray("actions"), a.id());
             }
@@ -135,7 +135,7 @@ public final class ApprovalCard {
             }
         }
         if (actions) {
-            body.add(commentInput(a.id()));
+            body.add(commentInput());
             buttons(card.putArray("actions"), a.id());
         }
         card.put("fallbackText", cut(headline(a) + ": " + a.action().summary(), 300));
@@ -220,7 +220,7 @@ public final class ApprovalCard {
         return richText(List.of(run(s.toString(), 2000)));
     }
 
-    private static ObjectNode commentInput(String approvalId) {
+    private static ObjectNode commentInput() {
         return Activity.MAPPER.createObjectNode().put("type", "Input.Text").put("id", "comment").put("isMultiline", true)
                 .put("maxLength", COMMENT_MAX).put("label", "Comment (optional)").put("placeholder", "Why you approve or reject");
     }

@@ -1,6 +1,5 @@
 package dev.countersign.teams;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.countersign.core.InvalidInputException;
@@ -14,7 +13,6 @@ import dev.countersign.core.decide.DecisionResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -288,9 +286,5 @@ public final class TeamsBot {
             if (e.getKey() != null && e.getKey().equalsIgnoreCase(name)) return e.getValue();
         }
         return null;
-    }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }

@@ -23,7 +23,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
@@ -229,11 +228,5 @@ public final class FakeBotFramework implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-    }
-
-    static List<String> ids(List<Call> calls) {
-        List<String> out = new ArrayList<>();
-        for (Call c : calls) out.add(c.path());
-        return out;
     }
 }
