@@ -13,8 +13,24 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
+import dev.countersign.core.channel.Channel;
+import dev.countersign.core.channel.ChannelPort;
+import dev.countersign.core.store.Database;
+import dev.countersign.teams.BotAuthenticator;
+import dev.countersign.teams.BotTokens;
+import dev.countersign.teams.ConnectorClient;
+import dev.countersign.teams.ConversationStore;
+import dev.countersign.teams.TeamsBot;
+import dev.countersign.teams.TeamsChannel;
+import dev.countersign.teams.TeamsSettings;
+
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** The running service: the engine on its database plus the HTTP server in front of it. */
@@ -22,11 +38,13 @@ public final class CountersignServer implements AutoCloseable {
     private final Countersign engine;
     private final ApiServer api;
     private final ServerConfig config;
+    private final Teams teams;
 
-    private CountersignServer(ServerConfig config, Countersign engine, ApiServer api) {
+    private CountersignServer(ServerConfig config, Countersign engine, ApiServer api, Teams teams) {
         this.config = config;
         this.engine = engine;
         this.api = api;
+        this.teams = teams;
     }
 
     /** Starts with Quartz's default scheduler name; every node of one cluster must use the same. */
@@ -44,17 +62,72 @@ public final class CountersignServer implements AutoCloseable {
         gc.bindTo(meters);
         // The web pages are a channel (live updates) and a set of routes on the API's app; both share one WebChannel.
         AtomicReference<WebChannel> web = new AtomicReference<>();
-        Countersign engine = Countersign.start(new Countersign.Settings(config.database(), config.directory(), config.rules(),
-                config.webhookSecrets(), List.of(port -> {
-                    web.set(new WebChannel(port));
-                    return web.get();
-                }), Clock.systemUTC(), meters, schedulerName, 20, 6, nodeId(config)));
+        List<Function<ChannelPort, Channel>> channels = new ArrayList<>();
+        channels.add(port -> {
+            web.set(new WebChannel(port));
+            return web.get();
+        });
+        Teams teams = config.teams() == null ? null : Teams.open(config);
+        if (teams != null) channels.add(teams::channel);
+        Countersign engine;
         try {
-            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config)).start();
-            return new CountersignServer(config, engine, api);
+            engine = Countersign.start(new Countersign.Settings(config.database(), config.directory(), config.rules(),
+                    config.webhookSecrets(), channels, Clock.systemUTC(), meters, schedulerName, 20, 6, nodeId(config)));
+        } catch (RuntimeException e) {
+            if (teams != null) teams.close();
+            throw e;
+        }
+        try {
+            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config), teams == null ? null : teams.bot()).start();
+            return new CountersignServer(config, engine, api, teams);
         } catch (RuntimeException e) {
             engine.close();
+            if (teams != null) teams.close();
             throw e;
+        }
+    }
+
+    /**
+     * The Teams channel's parts: its conversation store (on a small pool of its own on the service's database, whose
+     * schema the core migrates), the Connector client and the inbound bot, which needs the engine's channel port.
+     */
+    private static final class Teams implements AutoCloseable {
+        private final TeamsSettings settings;
+        private final Database db;
+        private final ConversationStore conversations;
+        private final ConnectorClient connector;
+        private final BotAuthenticator auth;
+        private volatile ChannelPort port;
+
+        private Teams(TeamsSettings settings, Database db) {
+            this.settings = settings;
+            this.db = db;
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+            this.conversations = new ConversationStore(db, Clock.systemUTC());
+            this.connector = new ConnectorClient(http, new BotTokens(settings.tokenUrl(), settings.appId(), settings.appPassword(), http, Clock.systemUTC()));
+            this.auth = new BotAuthenticator(settings.appId(), settings.openIdMetadataUrl(), http, Clock.systemUTC());
+        }
+
+        static Teams open(ServerConfig config) {
+            ServerConfig.Teams t = config.teams();
+            TeamsSettings settings = new TeamsSettings(t.appId(), t.appPassword(), t.tenantId(),
+                    t.openIdMetadataUrl() == null ? null : URI.create(t.openIdMetadataUrl()), t.tokenUrl() == null ? null : URI.create(t.tokenUrl()),
+                    config.channels().teamsApprovalConversation());
+            return new Teams(settings, Database.open(config.database(), 3));
+        }
+
+        Channel channel(ChannelPort port) {
+            this.port = port;
+            return new TeamsChannel(settings, port, conversations, connector);
+        }
+
+        TeamsBot bot() {
+            return new TeamsBot(settings, port, auth, conversations, connector);
+        }
+
+        @Override
+        public void close() {
+            db.close();
         }
     }
 
@@ -86,5 +159,6 @@ public final class CountersignServer implements AutoCloseable {
     public void close() {
         api.close();
         engine.close();
+        if (teams != null) teams.close();
     }
 }

@@ -124,9 +124,10 @@ public final class ConfigLoader {
         }
         String publicUrl = firstNonNull(Env.COUNTERSIGN_PUBLIC_URL.in(env), text(root.path("server").path("public_url")), "http://localhost:" + (port == 0 ? 8080 : port));
         DatabaseConfig db = database(root.path("database"));
+        ServerConfig.Teams teams = teams();
 
         if (!problems.isEmpty()) throw new ConfigException(problems);
-        return new ServerConfig(path, port, stripSlash(publicUrl), db, agentKeys, operatorKeys, webhookSecrets, directory, rules, channels);
+        return new ServerConfig(path, port, stripSlash(publicUrl), db, agentKeys, operatorKeys, webhookSecrets, directory, rules, channels, teams);
     }
 
     /** Replaces {@code ${VAR}} and {@code ${VAR:-default}} in one scalar value (never in comments). */
@@ -312,6 +313,23 @@ public final class ConfigLoader {
         String teams = text(c.path("teams").path("approval_conversation"));
         JsonNode oidc = c.path("web").path("oidc");
         return new ServerConfig.Channels(slack, teams, new ServerConfig.Oidc(text(oidc.path("issuer")), text(oidc.path("client_id")), text(oidc.path("client_secret"))));
+    }
+
+    /** Teams is on when both TEAMS_APP_ID and TEAMS_APP_PASSWORD are set; one without the other is a mistake worth stopping for. */
+    private ServerConfig.Teams teams() {
+        String appId = Env.TEAMS_APP_ID.in(env);
+        String password = Env.TEAMS_APP_PASSWORD.in(env);
+        if (appId == null && password == null) return null;
+        if (appId == null || password == null) {
+            problems.add((appId == null ? "TEAMS_APP_ID" : "TEAMS_APP_PASSWORD") + " is not set: the Teams channel needs both TEAMS_APP_ID and "
+                    + "TEAMS_APP_PASSWORD (the Azure Bot's Microsoft App ID and client secret), or neither to leave Teams off");
+            return null;
+        }
+        for (Env url : List.of(Env.TEAMS_OPENID_METADATA_URL, Env.TEAMS_TOKEN_URL)) {
+            String v = url.in(env);
+            if (v != null && !v.startsWith("https://") && !v.startsWith("http://")) problems.add(url.name() + ": not an http(s) URL: '" + v + "'");
+        }
+        return new ServerConfig.Teams(appId.trim(), password, Env.TEAMS_TENANT_ID.in(env), Env.TEAMS_OPENID_METADATA_URL.in(env), Env.TEAMS_TOKEN_URL.in(env));
     }
 
     private DatabaseConfig database(JsonNode d) {

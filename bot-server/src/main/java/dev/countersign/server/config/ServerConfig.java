@@ -26,7 +26,27 @@ public record ServerConfig(
         Map<String, String> webhookSecrets,
         Directory directory,
         List<RuleSpec> rules,
-        Channels channels) {
+        Channels channels,
+        Teams teams) {
+
+    /** Without Teams credentials (Teams off). */
+    public ServerConfig(Path source, int port, String publicUrl, DatabaseConfig database, Map<String, String> agentKeys,
+                        java.util.Set<String> operatorKeys, Map<String, String> webhookSecrets, Directory directory,
+                        List<RuleSpec> rules, Channels channels) {
+        this(source, port, publicUrl, database, agentKeys, operatorKeys, webhookSecrets, directory, rules, channels, null);
+    }
+
+    /**
+     * Bot Framework credentials and endpoints (TEAMS_* variables); null when Teams is off.
+     *
+     * @param openIdMetadataUrl null: Bot Framework's; @param tokenUrl null: the Microsoft identity platform's
+     */
+    public record Teams(String appId, String appPassword, String tenantId, String openIdMetadataUrl, String tokenUrl) {
+        @Override
+        public String toString() {
+            return "Teams[appId=" + appId + ", tenantId=" + tenantId + "]"; // never the password
+        }
+    }
 
     /** Per-channel settings; the adapters of later issues read theirs. */
     public record Channels(String slackApprovalChannel, String teamsApprovalConversation, Oidc webOidc) {}

@@ -23,6 +23,7 @@ import dev.countersign.core.store.StoreException;
 import dev.countersign.server.config.ConfigLoader;
 import dev.countersign.server.config.ServerConfig;
 import dev.countersign.server.web.WebUi;
+import dev.countersign.teams.TeamsBot;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -60,6 +61,11 @@ public final class ApiServer implements AutoCloseable {
 
     /** @param web the approval pages, served by the same app; null for the API alone */
     public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web) {
+        this(engine, config, metrics, web, null);
+    }
+
+    /** @param teams the Teams bot's endpoint ({@code POST /api/messages}); null when Teams is off */
+    public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web, TeamsBot teams) {
         this.engine = engine;
         this.keys = new Keys(config.agentKeys(), config.operatorKeys());
         this.metrics = metrics;
@@ -78,6 +84,7 @@ public final class ApiServer implements AutoCloseable {
             cfg.routes.post("/api/v1/approvals/{id}/cancel", this::cancel);
             cfg.routes.post("/api/v1/approvals/{id}/decision", this::decision);
             if (web != null) web.routes(cfg.routes);
+            if (teams != null) cfg.routes.post("/api/messages", ctx -> teams(ctx, teams));
             cfg.routes.exception(ApiError.class, (e, ctx) -> json(ctx, e.status, e.body()));
             cfg.routes.exception(InvalidInputException.class, (e, ctx) -> json(ctx, 400, ApiError.body(e.code(), e.getMessage(), e.field(), null)));
             cfg.routes.exception(ConflictException.class, (e, ctx) -> json(ctx, 409, ApiError.body(e.code(), e.getMessage(), null, null)));
@@ -156,6 +163,16 @@ public final class ApiServer implements AutoCloseable {
     }
 
     private static final long DRAIN_LIMIT = 1024 * 1024;
+
+    /** Teams: the adapter authenticates and answers; this only carries bytes and headers across. */
+    private static void teams(Context ctx, TeamsBot bot) {
+        java.util.Map<String, String> headers = new java.util.HashMap<>();
+        String auth = ctx.header("Authorization");
+        if (auth != null) headers.put("Authorization", auth);
+        TeamsBot.Response r = bot.handle(ctx.bodyAsBytes(), headers);
+        ctx.status(r.status());
+        if (r.body() != null) ctx.contentType(TeamsBot.Response.CONTENT_TYPE).result(r.body());
+    }
 
     private void ready(Context ctx) {
         boolean ready = engine.isReady();
