@@ -319,7 +319,7 @@ public final class BlockKitRenderer {
         reject.put("style", "danger");
         ObjectNode confirm = reject.putObject("confirm");
         confirm.set("title", plain("Reject this request?"));
-        confirm.set("text", plain(Mrkdwn.plainCut("The agent will be told it may not: " + a.action().summary(), 300)));
+        confirm.set("text", plain("The agent will be told it may not go ahead. To say why, use “Add comment…” instead."));
         confirm.set("confirm", plain("Reject"));
         confirm.set("deny", plain("Back"));
         confirm.put("style", "danger");
