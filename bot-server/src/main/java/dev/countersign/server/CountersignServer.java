@@ -1,6 +1,10 @@
 package dev.countersign.server;
 
 import dev.countersign.core.Countersign;
+import dev.countersign.core.channel.Channel;
+import dev.countersign.core.channel.ChannelPort;
+import dev.countersign.slack.SlackChannel;
+import dev.countersign.slack.SlackSettings;
 import dev.countersign.server.config.Env;
 import dev.countersign.server.config.ServerConfig;
 import dev.countersign.server.http.ApiServer;
@@ -14,7 +18,9 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** The running service: the engine on its database plus the HTTP server in front of it. */
@@ -44,18 +50,34 @@ public final class CountersignServer implements AutoCloseable {
         gc.bindTo(meters);
         // The web pages are a channel (live updates) and a set of routes on the API's app; both share one WebChannel.
         AtomicReference<WebChannel> web = new AtomicReference<>();
+        List<Function<ChannelPort, Channel>> channels = new ArrayList<>();
+        channels.add(port -> {
+            web.set(new WebChannel(port));
+            return web.get();
+        });
+        // Slack, when its credentials are set: a durable channel plus POST /slack/events (or Socket Mode).
+        AtomicReference<SlackChannel> slack = new AtomicReference<>();
+        if (config.channels().slack().enabled()) {
+            channels.add(port -> {
+                slack.set(new SlackChannel(slackSettings(config), port));
+                return slack.get();
+            });
+        }
         Countersign engine = Countersign.start(new Countersign.Settings(config.database(), config.directory(), config.rules(),
-                config.webhookSecrets(), List.of(port -> {
-                    web.set(new WebChannel(port));
-                    return web.get();
-                }), Clock.systemUTC(), meters, schedulerName, 20, 6, nodeId(config)));
+                config.webhookSecrets(), channels, Clock.systemUTC(), meters, schedulerName, 20, 6, nodeId(config)));
         try {
-            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config)).start();
+            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config),
+                    slack.get() == null ? null : slack.get().http()).start();
             return new CountersignServer(config, engine, api);
         } catch (RuntimeException e) {
             engine.close();
             throw e;
         }
+    }
+
+    private static SlackSettings slackSettings(ServerConfig config) {
+        ServerConfig.Slack s = config.channels().slack();
+        return new SlackSettings(s.botToken(), s.signingSecret(), s.appToken(), s.apiUrl(), config.channels().slackApprovalChannel(), config.publicUrl());
     }
 
     /** COUNTERSIGN_NODE_ID, else host:port; a node started on a random port (0) gets a fresh id each start. */

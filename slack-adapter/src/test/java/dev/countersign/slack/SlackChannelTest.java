@@ -87,10 +87,7 @@ class SlackChannelTest {
 
     /** The ts the fake answered for the first post of this approval. */
     private String postedTs(String approvalId) {
-        int index = h.slack.calls("chat.postMessage").indexOf(posted(approvalId));
-        // The fake numbers posts 1700000000.000001, .000002, … in the order they arrive.
-        long n = 1_700_000_000_000000L + index + 1;
-        return (n / 1_000_000) + "." + String.format("%06d", n % 1_000_000);
+        return FakeSlack.tsOf(h.slack.calls("chat.postMessage").indexOf(posted(approvalId)) + 1);
     }
 
     @Test

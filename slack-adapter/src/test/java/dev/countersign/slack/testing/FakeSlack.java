@@ -206,7 +206,15 @@ public final class FakeSlack implements AutoCloseable {
     }
 
     private String nextTs() {
-        long v = ts.incrementAndGet();
+        return format(ts.incrementAndGet());
+    }
+
+    /** The {@code ts} the fake gives the n-th message posted (from 1). */
+    public static String tsOf(int n) {
+        return format(1_700_000_000_000000L + n);
+    }
+
+    private static String format(long v) {
         return (v / 1_000_000) + "." + String.format("%06d", v % 1_000_000);
     }
 
