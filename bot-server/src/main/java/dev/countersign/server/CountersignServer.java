@@ -1,6 +1,10 @@
 package dev.countersign.server;
 
 import dev.countersign.core.Countersign;
+import dev.countersign.core.channel.Channel;
+import dev.countersign.core.channel.ChannelPort;
+import dev.countersign.slack.SlackChannel;
+import dev.countersign.slack.SlackSettings;
 import dev.countersign.server.config.Env;
 import dev.countersign.server.config.ServerConfig;
 import dev.countersign.server.http.ApiServer;
@@ -67,6 +71,15 @@ public final class CountersignServer implements AutoCloseable {
             web.set(new WebChannel(port));
             return web.get();
         });
+        // Slack, when its credentials are set: a durable channel plus POST /slack/events (or Socket Mode).
+        AtomicReference<SlackChannel> slack = new AtomicReference<>();
+        if (config.channels().slack().enabled()) {
+            channels.add(port -> {
+                slack.set(new SlackChannel(slackSettings(config), port));
+                return slack.get();
+            });
+        }
+        // Teams, when its app id and password are set: a durable channel plus POST /api/messages.
         Teams teams = config.teams() == null ? null : Teams.open(config);
         if (teams != null) channels.add(teams::channel);
         Countersign engine;
@@ -78,13 +91,19 @@ public final class CountersignServer implements AutoCloseable {
             throw e;
         }
         try {
-            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config), teams == null ? null : teams.bot()).start();
+            ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config),
+                    slack.get() == null ? null : slack.get().http(), teams == null ? null : teams.bot()).start();
             return new CountersignServer(config, engine, api, teams);
         } catch (RuntimeException e) {
             engine.close();
             if (teams != null) teams.close();
             throw e;
         }
+    }
+
+    private static SlackSettings slackSettings(ServerConfig config) {
+        ServerConfig.Slack s = config.channels().slack();
+        return new SlackSettings(s.botToken(), s.signingSecret(), s.appToken(), s.apiUrl(), config.channels().slackApprovalChannel(), config.publicUrl());
     }
 
     /**

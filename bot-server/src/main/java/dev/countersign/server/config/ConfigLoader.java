@@ -312,7 +312,16 @@ public final class ConfigLoader {
         String slack = firstNonNull(Env.SLACK_APPROVAL_CHANNEL.in(env), text(c.path("slack").path("approval_channel")), null);
         String teams = text(c.path("teams").path("approval_conversation"));
         JsonNode oidc = c.path("web").path("oidc");
-        return new ServerConfig.Channels(slack, teams, new ServerConfig.Oidc(text(oidc.path("issuer")), text(oidc.path("client_id")), text(oidc.path("client_secret"))));
+        return new ServerConfig.Channels(slack, teams, new ServerConfig.Oidc(text(oidc.path("issuer")), text(oidc.path("client_id")), text(oidc.path("client_secret"))),
+                slackCredentials(c.path("slack")));
+    }
+
+    /** The variables win over channels.slack.{bot_token, signing_secret, app_token, api_url} in the file. */
+    private ServerConfig.Slack slackCredentials(JsonNode s) {
+        return new ServerConfig.Slack(firstNonNull(Env.SLACK_BOT_TOKEN.in(env), text(s.path("bot_token")), null),
+                firstNonNull(Env.SLACK_SIGNING_SECRET.in(env), text(s.path("signing_secret")), null),
+                firstNonNull(Env.SLACK_APP_TOKEN.in(env), text(s.path("app_token")), null),
+                firstNonNull(Env.SLACK_API_URL.in(env), text(s.path("api_url")), null));
     }
 
     /** Teams is on when both TEAMS_APP_ID and TEAMS_APP_PASSWORD are set; one without the other is a mistake worth stopping for. */

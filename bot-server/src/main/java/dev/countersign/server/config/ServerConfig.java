@@ -49,7 +49,29 @@ public record ServerConfig(
     }
 
     /** Per-channel settings; the adapters of later issues read theirs. */
-    public record Channels(String slackApprovalChannel, String teamsApprovalConversation, Oidc webOidc) {}
+    public record Channels(String slackApprovalChannel, String teamsApprovalConversation, Oidc webOidc, Slack slack) {
+        public Channels(String slackApprovalChannel, String teamsApprovalConversation, Oidc webOidc) {
+            this(slackApprovalChannel, teamsApprovalConversation, webOidc, Slack.OFF);
+        }
+    }
+
+    /**
+     * Slack credentials (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET; SLACK_APP_TOKEN for Socket Mode; SLACK_API_URL for a
+     * fake in tests). Slack is on when the bot token and either the signing secret or the app token are set.
+     */
+    public record Slack(String botToken, String signingSecret, String appToken, String apiUrl) {
+        public static final Slack OFF = new Slack(null, null, null, null);
+
+        public boolean enabled() {
+            return botToken != null && (signingSecret != null || appToken != null);
+        }
+
+        /** Never prints the tokens or the secret. */
+        @Override
+        public String toString() {
+            return "Slack[" + (enabled() ? (appToken != null ? "socket mode" : "http") : "off") + (apiUrl == null ? "" : ", apiUrl=" + apiUrl) + "]";
+        }
+    }
 
     public record Oidc(String issuer, String clientId, String clientSecret) {
         public boolean configured() {

@@ -23,6 +23,7 @@ import dev.countersign.core.store.StoreException;
 import dev.countersign.server.config.ConfigLoader;
 import dev.countersign.server.config.ServerConfig;
 import dev.countersign.server.web.WebUi;
+import dev.countersign.slack.SlackHttpTransport;
 import dev.countersign.teams.TeamsBot;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -61,11 +62,14 @@ public final class ApiServer implements AutoCloseable {
 
     /** @param web the approval pages, served by the same app; null for the API alone */
     public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web) {
-        this(engine, config, metrics, web, null);
+        this(engine, config, metrics, web, null, null);
     }
 
-    /** @param teams the Teams bot's endpoint ({@code POST /api/messages}); null when Teams is off */
-    public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web, TeamsBot teams) {
+    /**
+     * @param slack Slack's HTTP-mode endpoint ({@code POST /slack/events}); null when Slack is off (or in Socket Mode)
+     * @param teams the Teams bot's endpoint ({@code POST /api/messages}); null when Teams is off
+     */
+    public ApiServer(Countersign engine, ServerConfig config, PrometheusMeterRegistry metrics, WebUi web, SlackHttpTransport slack, TeamsBot teams) {
         this.engine = engine;
         this.keys = new Keys(config.agentKeys(), config.operatorKeys());
         this.metrics = metrics;
@@ -84,6 +88,7 @@ public final class ApiServer implements AutoCloseable {
             cfg.routes.post("/api/v1/approvals/{id}/cancel", this::cancel);
             cfg.routes.post("/api/v1/approvals/{id}/decision", this::decision);
             if (web != null) web.routes(cfg.routes);
+            if (slack != null) cfg.routes.post(SLACK_EVENTS, ctx -> slackEvents(ctx, slack));
             if (teams != null) cfg.routes.post("/api/messages", ctx -> teams(ctx, teams));
             cfg.routes.exception(ApiError.class, (e, ctx) -> json(ctx, e.status, e.body()));
             cfg.routes.exception(InvalidInputException.class, (e, ctx) -> json(ctx, 400, ApiError.body(e.code(), e.getMessage(), e.field(), null)));
@@ -147,6 +152,7 @@ public final class ApiServer implements AutoCloseable {
     }
 
     private void refuseLargeBodies(Context ctx) {
+        if (SLACK_EVENTS.equals(ctx.path())) return;   // its own, larger cap: a click carries the message it came from
         long length = ctx.req().getContentLengthLong();
         if (length > MAX_BODY) {
             // Read a moderately large body to its end first: a client still sending when the connection closes
@@ -163,6 +169,31 @@ public final class ApiServer implements AutoCloseable {
     }
 
     private static final long DRAIN_LIMIT = 1024 * 1024;
+    static final String SLACK_EVENTS = "/slack/events";
+
+    /**
+     * Slack's events, clicks and slash commands. Bolt verifies the signature over the body exactly as sent, so the
+     * body is read here once, as bytes, and handed over untouched (no form or JSON parsing before it).
+     */
+    private static void slackEvents(Context ctx, SlackHttpTransport slack) throws java.io.IOException {
+        long length = ctx.req().getContentLengthLong();
+        byte[] body;
+        try (var in = ctx.req().getInputStream()) {
+            body = length > SlackHttpTransport.MAX_BODY ? null : in.readNBytes(SlackHttpTransport.MAX_BODY + 1);
+        }
+        if (body == null || body.length > SlackHttpTransport.MAX_BODY) {
+            ctx.header("Connection", "close");
+            json(ctx, 413, ApiError.body("body_too_large", "the request body is larger than " + SlackHttpTransport.MAX_BODY + " bytes", null, null));
+            return;
+        }
+        java.util.Map<String, List<String>> headers = new java.util.HashMap<>();
+        for (String name : java.util.Collections.list(ctx.req().getHeaderNames())) {
+            headers.put(name, java.util.Collections.list(ctx.req().getHeaders(name)));
+        }
+        SlackHttpTransport.Answer answer = slack.handle(body, headers, ctx.req().getRemoteAddr());
+        answer.headers().forEach((name, values) -> values.forEach(v -> ctx.res().addHeader(name, v)));
+        ctx.status(answer.status()).contentType(answer.contentType()).result(answer.body());
+    }
 
     /** Teams: the adapter authenticates and answers; this only carries bytes and headers across. */
     private static void teams(Context ctx, TeamsBot bot) {
