@@ -228,7 +228,11 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
         }
     }
 
-    /** Delivers one channel's calls in order; the first failure puts it and the rest back for later. */
+    /**
+     * Delivers one channel's calls in order. A failed publish puts itself and the rest back for later; a failed
+     * update or escalation is retried later on its own while the rest go on. A successful update makes older
+     * updates still waiting for a retry pointless, so they are dropped.
+     */
     private void deliver(Channel ch, Approval a, List<Task> tasks) {
         PostLog posts = postLog(a.id(), ch.name());
         boolean upToDate = false;   // publish and update both render the approval as it now stands
@@ -249,19 +253,40 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
                 }
                 upToDate = true;
                 delete(List.of(t));
+                if (t.kind() != Kind.ESCALATION) dropSupersededUpdates(a.id(), ch.name(), t.id());
                 delivered.increment();
             } catch (RuntimeException ex) {
                 failedAttempts.increment();
-                retryLater(ch.name(), a.id(), t, tasks.subList(i + 1, tasks.size()), ex);
-                return;
+                if (t.kind() == Kind.PUBLISH) {
+                    retryLater(ch.name(), a.id(), t, tasks.subList(i + 1, tasks.size()), ex);
+                    return;
+                }
+                retryLater(ch.name(), a.id(), t, List.of(), ex);
             }
         }
     }
 
+    /** Updates owed from before one that just went through, and waiting for a retry, have nothing left to say. */
+    private void dropSupersededUpdates(String approvalId, String channel, long before) {
+        db.inTransaction(c -> {
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM channel_task WHERE approval_id = ? AND channel = ? AND kind = ? "
+                    + "AND id < ? AND locked_until IS NULL")) {
+                ps.setString(1, approvalId);
+                ps.setString(2, channel);
+                ps.setString(3, Kind.UPDATE.name());
+                ps.setLong(4, before);
+                ps.executeUpdate();
+            }
+            return null;
+        });
+    }
+
     /**
-     * Claims, per channel, the calls owed for this approval from the oldest on, as long as they are due and free:
-     * a call waiting for its retry holds back every later call to the same channel. The rows are read with
-     * {@code FOR UPDATE}, so two nodes never claim the same approval's calls at once.
+     * Claims the calls owed for this approval that are due and free. A publish waiting for its retry holds back
+     * every later call to the same channel (an update must not overtake the message it updates); a failed update
+     * or escalation holds back nothing, since a later update renders the approval as it then stands. A call
+     * another node holds holds back its channel. The rows are read with {@code FOR UPDATE}, so two nodes never
+     * claim the same approval's calls at once.
      */
     private List<Task> claim(String approvalId) {
         Instant now = clock.instant();
@@ -289,13 +314,12 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
                 String channel = r.task().channel();
                 if (heldBack.contains(channel)) continue;
                 boolean free = r.lockedUntil() == null || r.lockedUntil().isBefore(now);
-                // Only the first call of a channel must be due; the ones after it were held back by it.
-                boolean first = claimed.stream().noneMatch(t -> t.channel().equals(channel));
-                if (!free || (first && r.next().isAfter(now))) {
+                boolean due = !r.next().isAfter(now);
+                if (!free || (!due && r.task().kind() == Kind.PUBLISH)) {
                     heldBack.add(channel);
-                    continue;
+                } else if (due) {
+                    claimed.add(r.task());
                 }
-                claimed.add(r.task());
             }
             if (claimed.isEmpty()) return List.of();
             try (PreparedStatement ps = c.prepareStatement("UPDATE channel_task SET locked_until = ?, lock_token = ? WHERE id = ?")) {
@@ -350,7 +374,7 @@ public final class ChannelFanout implements ChannelTasks, AutoCloseable {
                 ps.setLong(5, failed.id());
                 ps.executeUpdate();
             }
-            // The calls after it wait behind it, so that an update never overtakes the publish it updates.
+            // The calls after a failed publish wait behind it, so that an update never overtakes the publish it updates.
             try (PreparedStatement ps = c.prepareStatement("UPDATE channel_task SET next_attempt_at = ?, locked_until = NULL, lock_token = NULL WHERE id = ?")) {
                 for (Task t : rest) {
                     ps.setObject(1, ts(next));

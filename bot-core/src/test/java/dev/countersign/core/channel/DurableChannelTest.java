@@ -50,6 +50,7 @@ class DurableChannelTest {
         final AtomicInteger failuresLeft = new AtomicInteger();
         volatile Duration retryAfter;
         volatile boolean down;
+        volatile boolean failUpdates;
 
         @Override
         public String name() {
@@ -79,6 +80,7 @@ class DurableChannelTest {
         @Override
         public void update(Approval a, PostLog posts) {
             attempt();
+            if (failUpdates) throw new IllegalStateException("message_not_found");
             delivered.add(new Call("update", a.id(), a.status(), List.of(), posts.refs(), Instant.now()));
         }
 
@@ -153,6 +155,27 @@ class DurableChannelTest {
         // Backoff: the second attempt waits at least the first pause (1 s), the third the second (2 s).
         assertThat(Duration.between(remote.attempts.get(0), remote.attempts.get(1))).isGreaterThanOrEqualTo(Duration.ofMillis(900));
         assertThat(Duration.between(remote.attempts.get(1), remote.attempts.get(2))).isGreaterThanOrEqualTo(Duration.ofMillis(1900));
+    }
+
+    @Test
+    void a_failed_update_holds_nothing_back_and_a_later_update_makes_it_pointless() throws InterruptedException {
+        RemoteChannel remote = new RemoteChannel();
+        Countersign cs = start(remote, Rules.rule("deploy").when("action.type == \"deploy\"").high().approvers("alice", "bob").quorum(2)
+                .expiresAfter("PT1H"));
+        Approval a = Asks.action("deploy").by(cs, AGENT);
+        eventually(Duration.ofSeconds(5), () -> assertThat(remote.kinds(a.id())).containsExactly("publish"));
+
+        remote.failUpdates = true;
+        int before = remote.attempts.size();
+        cs.decide(approve(a.id(), "alice"));                       // a vote: an update that fails
+        eventually(Duration.ofSeconds(5), () -> assertThat(remote.attempts).hasSize(before + 1));
+        remote.failUpdates = false;
+        cs.decide(approve(a.id(), "bob"));                         // the decision: its update goes through
+
+        eventually(Duration.ofSeconds(5), () -> assertThat(remote.kinds(a.id())).containsExactly("publish", "update"));
+        assertThat(remote.delivered.get(1).status()).isEqualTo(Status.APPROVED);
+        Thread.sleep(2_500);   // past the failed update's retry time: it was dropped, not sent again
+        assertThat(remote.kinds(a.id())).containsExactly("publish", "update");
     }
 
     @Test
