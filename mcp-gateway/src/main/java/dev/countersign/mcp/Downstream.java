@@ -35,7 +35,7 @@ final class Downstream implements AutoCloseable {
     private final GatewayConfig config;
     private final McpJsonMapper json;
     private final Consumer<List<Tool>> toolsChanged;
-    private Connection current; // guarded by this
+    private volatile Connection current; // written under this
     private boolean closed; // guarded by this
     private int starts; // guarded by this
 
@@ -91,15 +91,21 @@ final class Downstream implements AutoCloseable {
 
     /** Forwards a call (starting the child first if needed); every failure becomes a tool error result, never an exception. */
     Mono<CallToolResult> call(CallToolRequest request) {
+        Connection running = current; // the usual case, without a lock or a thread hop
+        if (running != null && !running.exited()) return forward(running, request);
         return Mono.fromCallable(this::running)
                 .subscribeOn(Schedulers.boundedElastic())
                 .onErrorResume(e -> Mono.error(new StartFailed(e)))
-                .flatMap(c -> c.client.callTool(request)
-                        .timeout(config.callTimeout())
-                        .onErrorResume(e -> Mono.just(failure(c, request, e))))
+                .flatMap(c -> forward(c, request))
                 .onErrorResume(StartFailed.class, e -> Mono.just(Results.error(
                         "The downstream MCP server '" + config.name() + "' could not be started: " + e.getCause().getMessage()
                                 + ". The call was not forwarded.")));
+    }
+
+    private Mono<CallToolResult> forward(Connection c, CallToolRequest request) {
+        return c.client.callTool(request)
+                .timeout(config.callTimeout())
+                .onErrorResume(e -> Mono.just(failure(c, request, e)));
     }
 
     private CallToolResult failure(Connection c, CallToolRequest request, Throwable e) {
