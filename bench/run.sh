@@ -15,7 +15,7 @@ case "$db" in h2|postgres) ;; *) echo "usage: bench/run.sh [h2|postgres] [driver
 jar=bot-server/target/countersign.jar
 driver=bench/target/classes/dev/countersign/bench/LoadDriver.class
 # Build when the jar or the driver is missing or older than any main source.
-if [[ ! -f $jar || ! -f $driver ]] || [[ -n $(find bot-core/src/main bot-server/src bench/src bench/pom.xml bot-*/pom.xml pom.xml -newer "$jar" -type f 2>/dev/null | head -1) ]]; then
+if [[ ! -f $jar || ! -f $driver ]] || [[ -n $(find bot-core/src/main bot-server/src agent-client/src bench/src bench/pom.xml bot-*/pom.xml pom.xml -newer "$jar" -type f 2>/dev/null | head -1) ]]; then
   echo "building (./mvnw install -DskipTests)…"
   ./mvnw -q -o install -DskipTests || ./mvnw -q install -DskipTests
 fi
@@ -65,6 +65,6 @@ fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p bench/target
 # this tree's test-jar first: the copy in ~/.m2 may come from another checkout
-java -Xms512m -Xmx1g -cp "bench/target/classes:bot-server/target/countersign-tests.jar:$(cat "$cp_file")" dev.countersign.bench.LoadDriver \
+java -Xms512m -Xmx1g -cp "bench/target/classes:bot-server/target/countersign-tests.jar:agent-client/target/classes:$(cat "$cp_file")" dev.countersign.bench.LoadDriver \
   --jar "$jar" "${db_args[@]}" --server-jvm-args "-Xms1g -Xmx1g" --work-dir "$work" \
   --label "$db" --out "bench/target/results-$db.md" "$@"

@@ -289,9 +289,21 @@ public final class Countersign {
     }
 
     CountersignException unreachable(HttpRequest r, Throwable cause, int attempts, int status) {
-        String why = cause == null ? "no answer" : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+        String why = describe(cause);
         return new CountersignException(status, "unreachable", "cannot reach Countersign at " + base + " (" + r.method() + " " + r.uri().getPath()
                 + ", " + attempts + " attempt" + (attempts == 1 ? "" : "s") + ": " + why + "); is it running? check COUNTERSIGN_URL", null, cause);
+    }
+
+    /** A connection failure in words (the JDK's exceptions often carry no message). */
+    static String describe(Throwable cause) {
+        if (cause == null) return "no answer";
+        if (cause instanceof CountersignException) return cause.getMessage();
+        if (cause instanceof java.net.ConnectException) return "connection refused";
+        if (cause instanceof java.net.http.HttpConnectTimeoutException) return "connecting timed out";
+        if (cause instanceof java.net.http.HttpTimeoutException) return "no answer in time";
+        if (cause instanceof java.nio.channels.UnresolvedAddressException || cause instanceof java.net.UnknownHostException) return "unknown host";
+        String m = cause.getMessage();
+        return m == null || m.isBlank() ? "connection failed (" + cause.getClass().getSimpleName().replace("Exception", "") + ")" : m;
     }
 
     /** A 2xx answer's JSON; any other a {@link CountersignException} with the server's code and field. */

@@ -1,5 +1,8 @@
 package dev.countersign.bench;
 
+import dev.countersign.client.Action;
+import dev.countersign.client.Context;
+import dev.countersign.client.Countersign;
 import dev.countersign.server.testing.ServerProcess;
 import org.HdrHistogram.Histogram;
 
@@ -91,7 +94,8 @@ public final class LoadDriver {
         String dbPassword;
         String serverJvmArgs = "-Xms1g -Xmx1g";
         Path workDir;
-        List<String> phases = List.of("low", "high", "longpoll", "waiters");
+        List<String> phases = List.of("low", "high", "longpoll", "waiters", "client");
+        List<Integer> clientConcurrency = List.of(1, 8);
         List<Integer> concurrency = List.of(8, 32, 64);
         List<Integer> highConcurrency = List.of(8, 32, 64);
         int jitWarmup = 60;
@@ -124,6 +128,7 @@ public final class LoadDriver {
                     case "--phases" -> o.phases = List.of(v.split(","));
                     case "--concurrency" -> o.concurrency = ints(v);
                     case "--high-concurrency" -> o.highConcurrency = ints(v);
+                    case "--client-concurrency" -> o.clientConcurrency = ints(v);
                     case "--jit-warmup" -> o.jitWarmup = Integer.parseInt(v);
                     case "--warmup" -> o.warmup = Integer.parseInt(v);
                     case "--duration" -> o.duration = Integer.parseInt(v);
@@ -150,7 +155,7 @@ public final class LoadDriver {
     static final String USAGE = """
             usage: LoadDriver (--jar countersign.jar --database-url URL [--database-user U --database-password P] [--server-jvm-args "-Xms1g -Xmx1g"] [--work-dir DIR]
                               | --url http://host:port --agent-key K --operator-key K [--server-pid PID])
-                              [--phases low,high,longpoll,waiters] [--concurrency 8,32,64] [--high-concurrency 8,32,64]
+                              [--phases low,high,longpoll,waiters,client] [--concurrency 8,32,64] [--high-concurrency 8,32,64] [--client-concurrency 1,8]
                               [--jit-warmup 60] [--warmup 5] [--duration 15] [--decisions 1000] [--batch 50] [--waiters 1000] [--out results.md] [--label NAME]
             """;
 
@@ -216,6 +221,9 @@ public final class LoadDriver {
         if (o.phases.contains("high")) {
             for (int c : o.highConcurrency) closedLoop("high-risk ask (+ timer)", c, o.warmup, o.duration, i -> ask("bench.high", i), 201);
         }
+        if (o.phases.contains("client")) {
+            for (int c : o.clientConcurrency) clientRoundTrip(c);
+        }
         List<String> extra = new ArrayList<>();
         if (o.phases.contains("longpoll")) extra.addAll(decisionToLongPoll());
         if (o.phases.contains("waiters")) extra.addAll(manyWaiters());
@@ -245,6 +253,19 @@ public final class LoadDriver {
         int clients = Math.max(1, (threads + 15) / 16);
         List<HttpClient> pool = new ArrayList<>();
         for (int i = 0; i < clients; i++) pool.add(client());
+        closedLoop(name, threads, warmup, duration, (t, i) -> {
+            HttpResponse<String> r = pool.get(t % clients).send(request.apply(i), HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == expected ? null : "HTTP " + r.statusCode() + " " + r.body();
+        });
+    }
+
+    /** One call of a closed loop: null when it succeeded, else what went wrong. */
+    interface Call {
+        String call(int thread, int i) throws IOException, InterruptedException;
+    }
+
+    /** {@code threads} callers in a closed loop: {@code warmup} s unrecorded, then {@code duration} s recorded (a null name: warm-up only). */
+    private void closedLoop(String name, int threads, int warmup, int duration, Call call) throws Exception {
         long start = System.nanoTime();
         long measureFrom = start + TimeUnit.SECONDS.toNanos(warmup);
         long measureTo = measureFrom + TimeUnit.SECONDS.toNanos(duration);
@@ -257,7 +278,6 @@ public final class LoadDriver {
         for (int t = 0; t < threads; t++) {
             int me = t;
             hist[t] = new Histogram(MAX_MICROS, 3);
-            HttpClient http = pool.get(t % clients);
             ts[t] = new Thread(() -> {
                 int i = me * 10_000_000;
                 while (true) {
@@ -265,10 +285,10 @@ public final class LoadDriver {
                     if (t0 >= measureTo) return;
                     boolean good;
                     try {
-                        HttpResponse<String> r = http.send(request.apply(i++), HttpResponse.BodyHandlers.ofString());
-                        good = r.statusCode() == expected;
-                        if (!good && firstErrors.size() < 5) firstErrors.add("HTTP " + r.statusCode() + " " + r.body());
-                    } catch (IOException e) {
+                        String error = call.call(me, i++);
+                        good = error == null;
+                        if (!good && firstErrors.size() < 5) firstErrors.add(error);
+                    } catch (IOException | RuntimeException e) {
                         good = false;
                         if (firstErrors.size() < 5) firstErrors.add(e.toString());
                     } catch (InterruptedException e) {
@@ -304,6 +324,32 @@ public final class LoadDriver {
         double secs = duration;
         row(name, Integer.toString(threads), n, n / secs, all, e, mark[0].until(end));
         if (!firstErrors.isEmpty()) System.out.println("  first errors: " + firstErrors);
+    }
+
+    // ------------------------------------------------------------------------------------------------ 5: the Java client
+
+    /**
+     * The Java client's ask → approved round trip for low risk, as an agent sees it: {@code executeWithApproval}
+     * (a fresh Idempotency-Key per ask, JSON both ways, the approval parsed) whose task runs once approved by
+     * policy; one client (its own HttpClient, keep-alive) per 16 threads.
+     */
+    private void clientRoundTrip(int threads) throws Exception {
+        int n = Math.max(1, (threads + 15) / 16);
+        List<Countersign> clients = new ArrayList<>();
+        for (int i = 0; i < n; i++) clients.add(Countersign.builder().url(base).agentKey(o.agentKey).build());
+        Context context = Context.builder().runId("bench").reason("benchmark").build();
+        closedLoop("Java client: ask → approved (low risk)", threads, o.warmup, o.duration, (t, i) -> {
+            try {
+                String ran = clients.get(t % n).executeWithApproval(
+                        Action.of("bench.read", "client round trip " + seq.incrementAndGet(), java.util.Map.of("n", i, "table", "customers")),
+                        context, () -> "ran");
+                return "ran".equals(ran) ? null : "the task did not run";
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                return e.toString();
+            }
+        });
     }
 
     // ------------------------------------------------------------------------------------------------ 3: decision → long-poll

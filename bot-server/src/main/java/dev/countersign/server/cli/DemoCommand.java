@@ -62,6 +62,8 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.println();
         System.out.println("A demo agent is asking for four actions. Or decide from another terminal:");
         System.out.println("  export COUNTERSIGN_OPERATOR_KEY=" + operatorKey);
+        System.out.println("Your own agents, CI gates and the Java/Python clients can ask with the demo agent's key:");
+        System.out.println("  export COUNTERSIGN_AGENT_KEY=" + agentKey);
         System.out.println();
 
         HttpClient http = HttpClient.newHttpClient();
