@@ -110,7 +110,7 @@ class McpGatewayTest {
 
         CallToolResult r = call.get(30, TimeUnit.SECONDS);
         assertThat(r.isError()).isTrue();
-        assertThat(Fixture.text(r)).contains("Rejected by Alice Ng (alice): use the sandbox account").contains("not forwarded");
+        assertThat(Fixture.text(r)).startsWith("Rejected by Alice Ng (alice): use the sandbox account. The call was not forwarded (approval apr_");
         assertThat(file).doesNotExist();
     }
 

@@ -252,6 +252,7 @@ public final class McpGateway implements AutoCloseable {
     /** "Rejected by Alice Ng (alice): use the sandbox account" and the like. */
     static String refusalText(Outcome outcome, ApprovalHandle handle) {
         String comment = outcome.comment();
+        if (comment != null && !comment.isBlank() && !comment.strip().matches("(?s).*[.!?]$")) comment = comment.strip() + ".";
         String by = decider(outcome);
         String tail = " The call was not forwarded (approval " + handle.id() + ").";
         return switch (outcome.status()) {

@@ -31,9 +31,9 @@ import java.util.concurrent.Callable;
  * points logback at {@code logback-mcp-gateway.xml} (stderr) and sends {@code System.out} to stderr, so a stray
  * print can never corrupt the protocol.
  */
-@Command(name = "mcp-gateway", sortOptions = false,
-        description = {"An MCP server in front of another MCP server (started from the command after --): lists its tools",
-                "unchanged and asks Countersign before every tool call. Reads COUNTERSIGN_URL and COUNTERSIGN_AGENT_KEY."},
+@Command(name = "mcp-gateway", sortOptions = false, mixinStandardHelpOptions = true,
+        description = "An MCP server in front of another MCP server (started from the command after --): lists its tools"
+                + " unchanged and asks Countersign before every tool call. Reads COUNTERSIGN_URL and COUNTERSIGN_AGENT_KEY.",
         footer = {"", "Example: countersign mcp-gateway --name fs --secret token -- npx -y @modelcontextprotocol/server-filesystem /srv/data"})
 public final class McpGatewayCommand implements Callable<Integer> {
     /** The real stdout, kept for MCP once {@link #keepStdoutForMcp()} ran. */
