@@ -224,6 +224,30 @@ class McpGatewayTest {
     }
 
     @Test
+    void stoppingTheGatewayWithdrawsTheAsksStillWaitingSoALateApprovalRunsNothing() throws Exception {
+        Path file = root.resolve("stopped.txt");
+        McpGateway g = McpGateway.start(GatewayConfig.of("fs2", Fixture.filesystemServer(root)), Fixture.countersign(server));
+        McpSyncClient c = Fixture.httpClient(g.serveHttp("127.0.0.1", 0).url());
+        CompletableFuture<CallToolResult> call = CompletableFuture.supplyAsync(() ->
+                Fixture.call(c, "write_file", Map.of("path", file.toString(), "content", "never")));
+        String id = Fixture.awaitPending(server, "mcp.fs2.write_file", "stopped.txt").path("id").asText();
+
+        g.close();
+
+        JsonNode after = server.get("/api/v1/approvals/" + id, TestServer.OPERATOR_KEY).json();
+        assertThat(after.path("status").asText()).isEqualTo("cancelled");
+        assertThat(server.decide(id, "approve", "alice", "too late").status()).isEqualTo(409);
+        Fixture.sleep(500);
+        assertThat(file).doesNotExist();
+        call.handle((r, e) -> null).get(30, TimeUnit.SECONDS);
+        try {
+            c.close();
+        } catch (RuntimeException ignored) {
+            // the endpoint is gone
+        }
+    }
+
+    @Test
     void anUnreachableCountersignFailsClosedWithAToolError() throws Exception {
         var nowhere = dev.countersign.client.Countersign.builder().url("http://127.0.0.1:1").agentKey(TestServer.ALICE_BOT_KEY)
                 .requestTimeout(Duration.ofSeconds(2)).maxRetries(0).build();

@@ -226,6 +226,7 @@ public final class McpGateway implements AutoCloseable {
                 .subscribeOn(Schedulers.boundedElastic())
                 .flatMap(handle -> {
                     waiting.add(handle);
+                    if (closed) withdraw(handle, "the MCP gateway stopped"); // asked while it was stopping
                     return Mono.fromFuture(() -> handle.awaitAsync(config.approvalTimeout()), true)
                             .map(outcome -> verdict(action, handle, outcome))
                             .onErrorResume(e -> Mono.fromCallable(() -> unconfirmed(action, handle, e))
