@@ -4,6 +4,7 @@ import dev.countersign.core.Countersign;
 import dev.countersign.core.channel.Channel;
 import dev.countersign.core.channel.ChannelPort;
 import dev.countersign.slack.SlackChannel;
+import dev.countersign.slack.SlackHttpTransport;
 import dev.countersign.slack.SlackSettings;
 import dev.countersign.server.config.Env;
 import dev.countersign.server.config.ServerConfig;
@@ -91,8 +92,11 @@ public final class CountersignServer implements AutoCloseable {
             throw e;
         }
         try {
+            // POST /slack/events only with a signing secret to verify it: in Socket Mode without one, no route at all
+            // (http() is null then), so nobody can send forged clicks to an endpoint nothing needs.
+            SlackHttpTransport slackHttp = slack.get() == null ? null : slack.get().http();
             ApiServer api = new ApiServer(engine, config, meters, new WebUi(engine, web.get(), config),
-                    slack.get() == null ? null : slack.get().http(), teams == null ? null : teams.bot()).start();
+                    slackHttp, teams == null ? null : teams.bot()).start();
             return new CountersignServer(config, engine, api, teams);
         } catch (RuntimeException e) {
             engine.close();

@@ -124,6 +124,19 @@ public final class BlockKitRenderer {
         return new Message(fallback(a), b.fit());
     }
 
+    /**
+     * The smallest message for an approval: one text section (what, and the outcome: who, when), no buttons. Used
+     * when Slack refuses the full message on update ({@code invalid_blocks}, {@code msg_too_long}, …), so that a
+     * decided approval never keeps live buttons.
+     */
+    public Message minimal(Approval a) {
+        Blocks b = new Blocks();
+        String what = "*" + Mrkdwn.fit(a.action().summary(), 300, Mrkdwn::literal, "…") + "*";
+        String state = a.isPending() ? "⏳ *Pending*: decide on the web page" : outcome(a, false);
+        b.section(what + "\n" + state + "\n<" + webUrl(a.id()) + "|Open in browser>");
+        return new Message(fallback(a), b.fit());
+    }
+
     private String headline(Approval a) {
         String risk = riskWord(a.risk().level());
         String state = switch (a.status()) {
@@ -226,9 +239,15 @@ public final class BlockKitRenderer {
         String title = Mrkdwn.plainCut(l.title() == null || l.title().isBlank() ? l.url() : l.title(), 100);
         String url = l.url();
         if (url != null && url.length() <= 500 && safeUrl(url)) {
-            return "<" + url + "|" + Mrkdwn.literal(title).replace("|", "¦") + ">";
+            // Inside <url|label> Slack does not apply * _ ~ ` formatting, so only the entities (and the separator) are escaped.
+            return "<" + url + "|" + linkLabel(title) + ">";
         }
         return Mrkdwn.literal(title) + " (" + Mrkdwn.literal(Mrkdwn.plainCut(url, 200)) + ")";
+    }
+
+    /** A link label: {@code & < >} as entities, {@code |} (which would end the URL part) as a look-alike. */
+    static String linkLabel(String title) {
+        return title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "¦");
     }
 
     private static boolean safeUrl(String url) {
@@ -275,6 +294,10 @@ public final class BlockKitRenderer {
     }
 
     private String outcome(Approval a) {
+        return outcome(a, true);
+    }
+
+    private String outcome(Approval a, boolean withComment) {
         Decision d = a.decision();
         if (d == null) return "*" + a.status().wire() + "*";
         String verb = switch (a.status()) {
@@ -289,7 +312,7 @@ public final class BlockKitRenderer {
             s.append(" by ").append(Mrkdwn.literal(Mrkdwn.plainCut(d.by().name(), 100))).append(" (").append(d.by().channel().wire()).append(")");
         }
         s.append(" ").append(date(d.at()));
-        if (d.comment() != null && !d.comment().isBlank()) {
+        if (withComment && d.comment() != null && !d.comment().isBlank()) {
             s.append("\n> ").append(Mrkdwn.fit(d.comment(), 2_000, c -> Mrkdwn.literal(c).replace("\n", "\n> "), " … _(cut)_"));
         }
         return s.length() <= SECTION_TEXT ? s.toString() : Mrkdwn.safePrefix(s.toString(), SECTION_TEXT - 1) + "…";

@@ -31,6 +31,9 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>any other {@code ok:false} → {@link SlackError} with Slack's error code, logged with the method and the
  *       approval id (never a token).</li>
  * </ul>
+ * {@code chat.postMessage} is never tried again here: a timeout or a 5xx after Slack accepted the post would post it
+ * twice. Its failures go straight to the core's queue. A "quick" instance ({@link #quick}) tries every call once,
+ * for the listeners, which must answer Slack within 3 s.
  */
 public final class SlackApi {
     private static final Logger log = LoggerFactory.getLogger(SlackApi.class);
@@ -41,10 +44,31 @@ public final class SlackApi {
 
     private final Slack slack;
     private final MethodsClient methods;
+    private final String responseUrlPrefix;
+    private final int maxAttempts;
 
-    public SlackApi(Slack slack, String botToken) {
+    /**
+     * @param responseUrlPrefix the only prefix a {@code response_url} may have ({@link SlackSettings#responseUrlPrefix})
+     */
+    public SlackApi(Slack slack, String botToken, String responseUrlPrefix) {
+        this(slack, botToken, responseUrlPrefix, ATTEMPTS);
+    }
+
+    private SlackApi(Slack slack, String botToken, String responseUrlPrefix, int maxAttempts) {
         this.slack = slack;
         this.methods = slack.methods(botToken);
+        this.responseUrlPrefix = responseUrlPrefix;
+        this.maxAttempts = maxAttempts;
+    }
+
+    /** The same API through {@code slack} (short timeouts), each call tried once: for the 3-second listener path. */
+    public static SlackApi quick(Slack slack, String botToken, String responseUrlPrefix) {
+        return new SlackApi(slack, botToken, responseUrlPrefix, 1);
+    }
+
+    /** True when {@code url} may be POSTed to as a response_url: it starts with the configured Slack prefix. */
+    public boolean trustedResponseUrl(String url) {
+        return url != null && responseUrlPrefix != null && url.startsWith(responseUrlPrefix);
     }
 
     /** Slack answered {@code ok:false} with an error that trying again will not fix. */
@@ -75,8 +99,9 @@ public final class SlackApi {
     /** A posted message: the channel id Slack reports (a {@code D…} for a DM) and its {@code ts}. */
     public record Posted(String channel, String ts) {}
 
+    /** Tried once: see the class comment. */
     public Posted postMessage(String channel, String text, String blocksJson, String approvalId) {
-        ChatPostMessageResponse r = call("chat.postMessage", approvalId, m -> m.chatPostMessage(b -> b.channel(channel).text(text)
+        ChatPostMessageResponse r = call("chat.postMessage", approvalId, 1, m -> m.chatPostMessage(b -> b.channel(channel).text(text)
                 .blocksAsString(blocksJson).unfurlLinks(false).unfurlMedia(false)));
         return new Posted(r.getChannel() == null ? channel : r.getChannel(), r.getTs());
     }
@@ -137,6 +162,10 @@ public final class SlackApi {
      * These URLs need no token; a failure is logged, not retried: the note only matters now.
      */
     public void respond(String responseUrl, String json, String approvalId) {
+        if (!trustedResponseUrl(responseUrl)) {
+            log.warn("not following a Slack response_url outside {} for approval {}", responseUrlPrefix, approvalId);
+            return;
+        }
         try {
             WebhookResponse r = slack.send(responseUrl, json);
             if (r.getCode() == null || r.getCode() != 200) log.warn("Slack response_url answered HTTP {} for approval {}: {}", r.getCode(), approvalId, r.getBody());
@@ -149,7 +178,8 @@ public final class SlackApi {
         return call(method, approvalId, ATTEMPTS, call);
     }
 
-    private <T extends SlackApiTextResponse> T call(String method, String approvalId, int attempts, Call<T> call) {
+    private <T extends SlackApiTextResponse> T call(String method, String approvalId, int wanted, Call<T> call) {
+        int attempts = Math.min(wanted, maxAttempts);
         Exception last = null;
         String lastProblem = null;
         for (int attempt = 1; attempt <= attempts; attempt++) {

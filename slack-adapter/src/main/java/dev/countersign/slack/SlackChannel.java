@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -34,17 +35,30 @@ import java.util.stream.Collectors;
  *
  * <p>People's clicks come in through {@link #http()} (HTTP mode, mounted by the server at
  * {@code POST /slack/events}) or Socket Mode (when an app token is set); both run the same {@link SlackListeners}.
+ *
+ * <p>Failures: a 429 or a transient failure (network, 5xx) is thrown for the core's queue to try again. A permanent
+ * Slack error ({@code ok:false} such as {@code channel_not_found}, {@code not_in_channel}, {@code user_disabled},
+ * {@code missing_scope}, {@code invalid_auth}) is logged and that one message is given up: trying it again for a
+ * day would only hold back the later updates of the approval. Each escalation DM and each message update is
+ * handled on its own, so one bad message never stops the others.
  */
 public final class SlackChannel implements Channel {
     private static final Logger log = LoggerFactory.getLogger(SlackChannel.class);
     public static final String NAME = "slack";
     /** chat.update errors that mean the message cannot be updated, ever: skip it rather than retry for a day. */
     private static final Set<String> GONE = Set.of("message_not_found", "cant_update_message", "channel_not_found", "is_archived",
-            "not_in_channel", "edit_window_closed", "msg_too_long");
+            "not_in_channel", "edit_window_closed");
+    /** chat.update errors about what we rendered: sent again as {@link BlockKitRenderer#minimal}. */
+    private static final Set<String> RENDER = Set.of("invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long",
+            "too_many_attachments", "invalid_attachments", "invalid_arguments", "no_text");
     private static final Set<String> BAD_TOKEN = Set.of("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired");
+
+    /** The listeners' Slack calls (who clicked) must leave time for the rest of the 3-second ack. */
+    static final int QUICK_TIMEOUT_MS = 1_500;
 
     private final SlackSettings settings;
     private final Slack slack;
+    private final Slack quickSlack;
     private final SlackApi api;
     private final SlackDirectory people;
     private final BlockKitRenderer render;
@@ -52,6 +66,7 @@ public final class SlackChannel implements Channel {
     private final SlackHttpTransport http;
     private final SocketModeTransport socket;
     private final ExecutorService after;
+    private final ScheduledExecutorService warmer;
 
     public SlackChannel(SlackSettings settings, ChannelPort port) {
         this(settings, port, Clock.systemUTC());
@@ -69,8 +84,16 @@ public final class SlackChannel implements Channel {
         config.setHttpClientWriteTimeoutMillis(10_000);
         config.setHttpClientCallTimeoutMillis(15_000);
         this.slack = Slack.getInstance(config);
-        this.api = new SlackApi(slack, settings.botToken());
-        this.people = new SlackDirectory(port.directory(), api, clock);
+        this.api = new SlackApi(slack, settings.botToken(), settings.responseUrlPrefix());
+        // The listeners' calls must fit in Slack's 3 s with the core's work: one try, 1.5 s at most.
+        SlackConfig quickConfig = new SlackConfig();
+        quickConfig.setMethodsEndpointUrlPrefix(settings.apiUrl());
+        quickConfig.setStatsEnabled(false);
+        quickConfig.setHttpClientReadTimeoutMillis(QUICK_TIMEOUT_MS);
+        quickConfig.setHttpClientWriteTimeoutMillis(QUICK_TIMEOUT_MS);
+        quickConfig.setHttpClientCallTimeoutMillis(QUICK_TIMEOUT_MS);
+        this.quickSlack = Slack.getInstance(quickConfig);
+        this.people = new SlackDirectory(port.directory(), api, SlackApi.quick(quickSlack, settings.botToken(), settings.responseUrlPrefix()), clock);
         this.render = new BlockKitRenderer(settings.publicUrl());
         this.after = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "slack-after-ack");
@@ -82,8 +105,14 @@ public final class SlackChannel implements Channel {
         this.app = new App(AppConfig.builder().slack(slack).singleTeamBotToken(settings.botToken())
                 .signingSecret(settings.signingSecret()).clientId(null).clientSecret(null).build());
         new SlackListeners(port, people, api, render, after).register(app);
-        this.http = new SlackHttpTransport(app, clock);
+        this.http = settings.verifiesRequests() ? new SlackHttpTransport(app, settings.signingSecret(), clock) : null;
         checkToken();
+        this.warmer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "slack-directory");
+            t.setDaemon(true);
+            return t;
+        });
+        warmer.scheduleWithFixedDelay(people::warm, 0, SlackDirectory.WARM_EVERY.toMillis(), TimeUnit.MILLISECONDS);
         this.socket = settings.socketMode() ? new SocketModeTransport(settings.appToken(), app) : null;
         if (socket != null) socket.start();
         if (settings.approvalChannel() == null) {
@@ -116,7 +145,10 @@ public final class SlackChannel implements Channel {
         return true;
     }
 
-    /** HTTP mode's entry point, for the server's {@code POST /slack/events}. */
+    /**
+     * HTTP mode's entry point, for the server's {@code POST /slack/events}; null when no signing secret is set
+     * (Socket Mode only), and then the route must not be mounted.
+     */
     public SlackHttpTransport http() {
         return http;
     }
@@ -139,7 +171,16 @@ public final class SlackChannel implements Channel {
         String key = "channel:" + target;
         if (posts.refs().stream().map(PostRef::parse).anyMatch(r -> r != null && key.equals(r.key()))) return;
         BlockKitRenderer.Message m = render.approval(a, null);
-        SlackApi.Posted posted = api.postMessage(target, m.text(), m.blocksJson(), a.id());
+        SlackApi.Posted posted;
+        try {
+            posted = api.postMessage(target, m.text(), m.blocksJson(), a.id());
+        } catch (SlackApi.SlackError e) {
+            // Permanent: retrying for a day fixes nothing and holds back the approval's later updates.
+            log.error("Slack refused to post approval {} to channel {} ({}: {}); not retried. Fix the channel or the app "
+                    + "(invite the bot, unarchive, scopes, token); approvers can still decide on the web page or in other channels",
+                    a.id(), target, e.method(), e.error());
+            return;
+        }
         // Remembered at once: a failure after this point must not post it twice.
         posts.remember(new PostRef(posted.channel(), posted.ts(), key).encode());
     }
@@ -148,16 +189,41 @@ public final class SlackChannel implements Channel {
 
     @Override
     public void update(Approval a, PostLog posts) {
+        RuntimeException retry = null;
         for (String encoded : posts.refs()) {
             PostRef ref = PostRef.parse(encoded);
             if (ref == null) continue;
-            BlockKitRenderer.Message m = render.approval(a, ref.personId() == null || !a.isPending() ? null : escalationNote(a, ref.personId()));
             try {
-                api.updateMessage(ref.channel(), ref.ts(), m.text(), m.blocksJson(), a.id());
+                updateOne(a, ref);
             } catch (SlackApi.SlackError e) {
-                if (!GONE.contains(e.error())) throw e;
-                log.info("Slack message {} of approval {} cannot be updated any more ({}); skipped", ref.ts(), a.id(), e.error());
+                log.warn("Slack message {} of approval {} was not updated ({}: {}); skipped", ref.ts(), a.id(), e.method(), e.error());
+            } catch (RuntimeException e) {
+                // A 429 or a transient failure: the other messages first, then the queue tries again.
+                if (retry == null) retry = e; else retry.addSuppressed(e);
             }
+        }
+        if (retry != null) throw retry;
+    }
+
+    /** One message: as it now stands, else (Slack refused what we rendered) the minimal layout, without buttons. */
+    private void updateOne(Approval a, PostRef ref) {
+        BlockKitRenderer.Message m = render.approval(a, ref.personId() == null || !a.isPending() ? null : escalationNote(a, ref.personId()));
+        try {
+            api.updateMessage(ref.channel(), ref.ts(), m.text(), m.blocksJson(), a.id());
+        } catch (SlackApi.SlackError e) {
+            if (GONE.contains(e.error())) {
+                log.info("Slack message {} of approval {} cannot be updated any more ({}); skipped", ref.ts(), a.id(), e.error());
+                return;
+            }
+            if (!RENDER.contains(e.error())) throw e;
+            if (a.isPending()) {
+                // The message as posted still works (its buttons decide); only its progress line is stale.
+                log.warn("Slack refused the update of message {} of approval {} ({}); it keeps its previous content", ref.ts(), a.id(), e.error());
+                return;
+            }
+            log.warn("Slack refused the update of message {} of approval {} ({}); sending the minimal layout", ref.ts(), a.id(), e.error());
+            BlockKitRenderer.Message min = render.minimal(a);
+            api.updateMessage(ref.channel(), ref.ts(), min.text(), min.blocksJson(), a.id());
         }
     }
 
@@ -168,18 +234,32 @@ public final class SlackChannel implements Channel {
         if (!a.isPending()) return;   // decided before the DM could go out: the update already says so
         Set<String> done = posts.refs().stream().map(PostRef::parse).filter(r -> r != null && r.personId() != null)
                 .map(PostRef::personId).collect(Collectors.toSet());
+        RuntimeException retry = null;
         for (Person p : newlyEligible) {
             if (done.contains(p.id())) continue;
-            Optional<String> slackId = people.slackIdOf(p.id());
-            if (slackId.isEmpty()) {
-                log.warn("cannot DM {} about approval {} in Slack: no `slack` id in the config and no Slack user with their e-mail", p.id(), a.id());
-                continue;
+            try {
+                dm(a, p, posts);
+            } catch (SlackApi.SlackError e) {
+                // Permanent (user_disabled, cannot_dm_bot, missing_scope, channel_not_found…): logged, not retried.
+                log.warn("could not DM {} about approval {} in Slack ({}: {}); not retried", p.id(), a.id(), e.method(), e.error());
+            } catch (RuntimeException e) {
+                // A 429 or a transient failure: the others first, then the queue tries again (the sent ones are remembered).
+                if (retry == null) retry = e; else retry.addSuppressed(e);
             }
-            String dm = people.dmChannel(slackId.get(), a.id());
-            BlockKitRenderer.Message m = render.approval(a, escalationNote(a, p.id()));
-            SlackApi.Posted posted = api.postMessage(dm, m.text(), m.blocksJson(), a.id());
-            posts.remember(new PostRef(posted.channel(), posted.ts(), "dm:" + p.id()).encode());
         }
+        if (retry != null) throw retry;
+    }
+
+    private void dm(Approval a, Person p, PostLog posts) {
+        Optional<String> slackId = people.slackIdOf(p.id());
+        if (slackId.isEmpty()) {
+            log.warn("cannot DM {} about approval {} in Slack: no `slack` id in the config and no Slack user with their e-mail", p.id(), a.id());
+            return;
+        }
+        String dm = people.dmChannel(slackId.get(), a.id());
+        BlockKitRenderer.Message m = render.approval(a, escalationNote(a, p.id()));
+        SlackApi.Posted posted = api.postMessage(dm, m.text(), m.blocksJson(), a.id());
+        posts.remember(new PostRef(posted.channel(), posted.ts(), "dm:" + p.id()).encode());
     }
 
     /** Why a DM reached this person: "no answer from #channel in 15 min". Our own mrkdwn. */
@@ -203,6 +283,7 @@ public final class SlackChannel implements Channel {
     @Override
     public void close() {
         if (socket != null) socket.close();
+        warmer.shutdownNow();
         after.shutdown();
         try {
             after.awaitTermination(3, TimeUnit.SECONDS);
@@ -214,10 +295,12 @@ public final class SlackChannel implements Channel {
         } catch (Exception e) {
             log.debug("stopping Bolt: {}", e.toString());
         }
-        try {
-            slack.close();
-        } catch (Exception e) {
-            log.debug("closing the Slack client: {}", e.toString());
+        for (Slack s : List.of(slack, quickSlack)) {
+            try {
+                s.close();
+            } catch (Exception e) {
+                log.debug("closing the Slack client: {}", e.toString());
+            }
         }
     }
 

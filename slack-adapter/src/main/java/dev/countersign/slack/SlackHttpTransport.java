@@ -22,6 +22,10 @@ import java.util.TreeMap;
  * received, since Bolt recomputes the signature over them. Before Bolt sees a request, its timestamp must be
  * within five minutes of now in either direction: Bolt itself only refuses old ones, so a request signed with a
  * timestamp in the future could be replayed for as long as that future lasts.
+ *
+ * <p>Without a signing secret every request is refused (401): Bolt would otherwise verify against a fixed
+ * placeholder secret that anyone can sign with. (In Socket Mode without a secret the server does not mount
+ * {@code POST /slack/events} at all; this is the second lock.)
  */
 public final class SlackHttpTransport {
     private static final Logger log = LoggerFactory.getLogger(SlackHttpTransport.class);
@@ -34,6 +38,7 @@ public final class SlackHttpTransport {
     private final App app;
     private final SlackRequestParser parser;
     private final Clock clock;
+    private final boolean hasSecret;
 
     /** What to send back: status, content type, extra headers and body (may be empty). */
     public record Answer(int status, String contentType, Map<String, List<String>> headers, String body) {
@@ -42,8 +47,9 @@ public final class SlackHttpTransport {
         }
     }
 
-    SlackHttpTransport(App app, Clock clock) {
+    SlackHttpTransport(App app, String signingSecret, Clock clock) {
         this.app = app;
+        this.hasSecret = signingSecret != null && !signingSecret.isBlank();
         this.parser = new SlackRequestParser(app.config());
         this.clock = clock;
     }
@@ -54,6 +60,10 @@ public final class SlackHttpTransport {
      * @param remoteAddress the client's address, for Bolt's logs only
      */
     public Answer handle(byte[] rawBody, Map<String, List<String>> headers, String remoteAddress) {
+        if (!hasSecret) {
+            log.warn("refused a Slack request from {}: no signing secret is configured (SLACK_SIGNING_SECRET)", remoteAddress);
+            return Answer.json(401, UNAUTHORIZED);
+        }
         if (rawBody.length > MAX_BODY) return Answer.json(413, "{\"error\":\"body too large\"}");
         Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         h.putAll(headers);

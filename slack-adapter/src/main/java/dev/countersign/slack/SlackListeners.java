@@ -55,14 +55,38 @@ final class SlackListeners {
     }
 
     void register(App app) {
-        app.blockAction(BlockKitRenderer.APPROVE, (req, ctx) -> click(req, ctx, DecisionCommand.Verdict.APPROVE));
-        app.blockAction(BlockKitRenderer.REJECT, (req, ctx) -> click(req, ctx, DecisionCommand.Verdict.REJECT));
-        app.blockAction(BlockKitRenderer.COMMENT, this::openModal);
+        app.blockAction(BlockKitRenderer.APPROVE, (req, ctx) -> safely(req, ctx, () -> click(req, ctx, DecisionCommand.Verdict.APPROVE)));
+        app.blockAction(BlockKitRenderer.REJECT, (req, ctx) -> safely(req, ctx, () -> click(req, ctx, DecisionCommand.Verdict.REJECT)));
+        app.blockAction(BlockKitRenderer.COMMENT, (req, ctx) -> safely(req, ctx, () -> openModal(req, ctx)));
         // The "Open in browser" button is a link; Slack still reports the click, which needs only an ack.
         app.blockAction(BlockKitRenderer.OPEN, (req, ctx) -> ctx.ack());
         app.viewSubmission(BlockKitRenderer.MODAL, this::submit);
         app.command(COMMAND, this::pending);
     }
+
+    /**
+     * A click is always acked, whatever fails: an unacked click shows the person an error in Slack, and a 500 makes
+     * Slack send it again. What failed is logged, and the person is told to try again.
+     */
+    private Response safely(BlockActionRequest req, ActionContext ctx, java.util.function.Supplier<Response> handler) {
+        try {
+            return handler.get();
+        } catch (RuntimeException e) {
+            String approvalId = null;
+            try {
+                approvalId = req.getPayload().getActions().get(0).getValue();
+                new Reply(req.getPayload()).note(approvalId, e instanceof SlackDirectory.Unavailable ? CANNOT_CHECK
+                        : "⚠️ Something went wrong handling your click; it has been logged. Try again, or decide on the web page.");
+            } catch (RuntimeException ignored) {
+                // nothing more to tell
+            }
+            if (e instanceof SlackDirectory.Unavailable) log.warn("Slack click on approval {}: {}", approvalId, e.getMessage());
+            else log.error("Slack click on approval {} failed", approvalId, e);
+            return ctx.ack();
+        }
+    }
+
+    static final String CANNOT_CHECK = "⏳ Countersign couldn't check who you are in Slack right now. Try again in a moment.";
 
     // ------------------------------------------------------------------ ⑥ a click
 
@@ -116,7 +140,7 @@ final class SlackListeners {
             return ctx.ack();
         }
         ObjectNode meta = Json.MAPPER.createObjectNode().put("id", approvalId);
-        if (p.getContainer() != null && p.getContainer().isEphemeral() && p.getResponseUrl() != null) meta.put("r", p.getResponseUrl());
+        if (p.getContainer() != null && p.getContainer().isEphemeral() && api.trustedResponseUrl(p.getResponseUrl())) meta.put("r", p.getResponseUrl());
         try {
             // Within the 3 s the trigger_id lives: before the ack.
             api.openView(p.getTriggerId(), render.commentModal(found.get(), meta.toString()).toString(), approvalId);
@@ -151,9 +175,18 @@ final class SlackListeners {
         if (comment != null && comment.length() > BlockKitRenderer.MAX_COMMENT) {
             return ctx.ackWithErrors(Map.of(BlockKitRenderer.MODAL_COMMENT_BLOCK, "Keep the comment under " + BlockKitRenderer.MAX_COMMENT + " characters."));
         }
-        Optional<Directory.Member> person = people.personOf(p.getUser().getId());
-        if (person.isEmpty()) return ctx.ackWithErrors(Map.of(BlockKitRenderer.MODAL_VERDICT_BLOCK, plainUnknown(p.getUser().getId())));
-        DecisionResult result = decide(approvalId, verdict, person.get(), comment);
+        Optional<Directory.Member> person;
+        DecisionResult result;
+        try {
+            person = people.personOf(p.getUser().getId());
+            if (person.isEmpty()) return ctx.ackWithErrors(Map.of(BlockKitRenderer.MODAL_VERDICT_BLOCK, plainUnknown(p.getUser().getId())));
+            result = decide(approvalId, verdict, person.get(), comment);
+        } catch (RuntimeException e) {
+            if (e instanceof SlackDirectory.Unavailable) log.warn("Slack modal for approval {}: {}", approvalId, e.getMessage());
+            else log.error("Slack modal for approval {} failed", approvalId, e);
+            return ctx.ackWithErrors(Map.of(BlockKitRenderer.MODAL_VERDICT_BLOCK, e instanceof SlackDirectory.Unavailable ? plain(CANNOT_CHECK)
+                    : "Something went wrong; it has been logged. Try again, or decide on the web page."));
+        }
         String errorText = null;
         if (result instanceof DecisionResult.Decided d) {
             log.info("approval {} {} by {} in Slack (with comment)", approvalId, d.approval().status().wire(), person.get().id());
@@ -186,13 +219,21 @@ final class SlackListeners {
     private Response pending(SlashCommandRequest req, SlashCommandContext ctx) {
         var p = req.getPayload();
         boolean all = p.getText() != null && p.getText().trim().equalsIgnoreCase("all");
-        Optional<Directory.Member> person = people.personOf(p.getUserId());
         BlockKitRenderer.Message m;
-        if (person.isEmpty()) {
-            m = render.note(unknownPerson(p.getUserId()));
-        } else {
-            var list = all ? port.pendingVisibleTo(person.get().id(), LIST_LIMIT) : port.waitingFor(person.get().id(), LIST_LIMIT);
-            m = render.pendingList(list, all, person.get().id());
+        try {
+            Optional<Directory.Member> person = people.personOf(p.getUserId());
+            if (person.isEmpty()) {
+                m = render.note(unknownPerson(p.getUserId()));
+            } else {
+                var list = all ? port.pendingVisibleTo(person.get().id(), LIST_LIMIT) : port.waitingFor(person.get().id(), LIST_LIMIT);
+                m = render.pendingList(list, all, person.get().id());
+            }
+        } catch (SlackDirectory.Unavailable e) {
+            log.warn("Slack {}: {}", COMMAND, e.getMessage());
+            m = render.note(CANNOT_CHECK);
+        } catch (RuntimeException e) {
+            log.error("Slack {} failed", COMMAND, e);
+            m = render.note("⚠️ Something went wrong listing your requests; it has been logged. Try again, or use the web page.");
         }
         return json(m.asResponse("ephemeral", false).toString());
     }
@@ -239,7 +280,8 @@ final class SlackListeners {
         final boolean ephemeral;
 
         Reply(BlockActionPayload p) {
-            this.responseUrl = p.getResponseUrl();
+            // Only Slack's own response_urls are followed; otherwise the note goes by chat.postEphemeral.
+            this.responseUrl = api.trustedResponseUrl(p.getResponseUrl()) ? p.getResponseUrl() : null;
             this.channel = p.getChannel() != null ? p.getChannel().getId() : p.getContainer() == null ? null : p.getContainer().getChannelId();
             this.user = p.getUser().getId();
             this.ephemeral = p.getContainer() != null && p.getContainer().isEphemeral();

@@ -17,10 +17,29 @@ public record SlackSettings(String botToken, String signingSecret, String appTok
                             String publicUrl) {
 
     public static final String DEFAULT_API_URL = "https://slack.com/api/";
+    /** Where Slack's interaction {@code response_url}s live in production. */
+    public static final String SLACK_HOOKS = "https://hooks.slack.com/";
 
     public SlackSettings {
         apiUrl = apiUrl == null || apiUrl.isBlank() ? DEFAULT_API_URL : (apiUrl.endsWith("/") ? apiUrl : apiUrl + "/");
         publicUrl = publicUrl == null ? "http://localhost:8080" : (publicUrl.endsWith("/") ? publicUrl.substring(0, publicUrl.length() - 1) : publicUrl);
+    }
+
+    /** True when a signing secret is set: only then may {@code POST /slack/events} be served. */
+    public boolean verifiesRequests() {
+        return signingSecret != null && !signingSecret.isBlank();
+    }
+
+    /**
+     * The only URLs a {@code response_url} (or one kept in a modal's private_metadata) may point to: Slack's
+     * {@value #SLACK_HOOKS} in production; when {@code apiUrl} is not Slack's own (a test fake, a proxy), the
+     * origin of {@code apiUrl} ({@code scheme://host[:port]/}) instead. Anything else is never requested, so a
+     * click cannot make Countersign POST to an address of the clicker's choosing.
+     */
+    public String responseUrlPrefix() {
+        if (DEFAULT_API_URL.equals(apiUrl)) return SLACK_HOOKS;
+        java.net.URI u = java.net.URI.create(apiUrl);
+        return u.getScheme() + "://" + u.getRawAuthority() + "/";
     }
 
     public boolean socketMode() {

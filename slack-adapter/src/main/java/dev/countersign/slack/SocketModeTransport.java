@@ -23,15 +23,22 @@ final class SocketModeTransport implements AutoCloseable {
     private static final Duration FIRST_RETRY = Duration.ofSeconds(5);
     private static final Duration MAX_RETRY = Duration.ofMinutes(5);
 
-    private final String appToken;
-    private final App app;
+    /** Makes one (not yet started) connection; a failed one is closed before the next is made. */
+    interface Connector {
+        SocketModeApp create() throws Exception;
+    }
+
+    private final Connector connector;
     private final ScheduledExecutorService starter;
     private volatile SocketModeApp socket;
     private volatile boolean closed;
 
     SocketModeTransport(String appToken, App app) {
-        this.appToken = appToken;
-        this.app = app;
+        this(() -> new SocketModeApp(appToken, SocketModeClient.Backend.JavaWebSocket, app));
+    }
+
+    SocketModeTransport(Connector connector) {
+        this.connector = connector;
         this.starter = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "slack-socket-mode-start");
             t.setDaemon(true);
@@ -50,12 +57,21 @@ final class SocketModeTransport implements AutoCloseable {
 
     private void connect(Duration nextPause) {
         if (closed) return;
+        SocketModeApp s = null;
         try {
-            SocketModeApp s = new SocketModeApp(appToken, SocketModeClient.Backend.JavaWebSocket, app);
+            s = connector.create();
             s.startAsync();
             socket = s;
             log.info("Slack Socket Mode connected");
         } catch (Exception e) {
+            // Its executor and any half-open client would otherwise live on, one set per attempt.
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (Exception closing) {
+                    log.debug("closing a failed Socket Mode connection: {}", closing.toString());
+                }
+            }
             log.warn("Slack Socket Mode could not connect ({}); trying again in {}", e.toString(), nextPause);
             Duration after = nextPause.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : nextPause.multipliedBy(2);
             if (!closed) starter.schedule(() -> connect(after), nextPause.toMillis(), TimeUnit.MILLISECONDS);

@@ -118,4 +118,12 @@ class BlockKitRendererTest {
         String done = render.approval(decided(pending), null).blocksJson();
         assertThat(done).doesNotContain("cs.approve", "cs.reject", "cs.comment").contains("Rejected").contains("Bob &lt;!here&gt;");
     }
+
+    @Test
+    void link_labels_keep_formatting_characters_and_escape_only_entities_and_the_separator() {
+        String link = BlockKitRenderer.link(new dev.countersign.core.approval.AskContext.Link("Run *prod* _db_ ~x~ `y` & <z> | w",
+                "https://example.com/runbook"));
+        // Inside <url|label> Slack applies no formatting: the date-token escapes of Mrkdwn.literal would nest links and break it.
+        assertThat(link).isEqualTo("<https://example.com/runbook|Run *prod* _db_ ~x~ `y` &amp; &lt;z&gt; ¦ w>");
+    }
 }

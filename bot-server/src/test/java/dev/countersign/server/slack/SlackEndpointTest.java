@@ -112,4 +112,20 @@ class SlackEndpointTest {
         HttpRequest.Builder b = server.request("/slack/events", null).header("Content-Type", "application/x-www-form-urlencoded");
         assertThat(TestServer.send(b.POST(HttpRequest.BodyPublishers.ofString("token=random&ssl_check=1"))).status()).isEqualTo(200);
     }
+
+    @Test
+    void in_socket_mode_without_a_signing_secret_slack_events_is_not_mounted() {
+        server.close();
+        Map<String, String> env = TestServer.env();
+        env.put("SLACK_BOT_TOKEN", FakeSlack.BOT_TOKEN);
+        env.put("SLACK_APP_TOKEN", "xapp-1-test");
+        env.put("SLACK_API_URL", slack.apiUrl());
+        server = TestServer.start(TestServer.config(TestServer.CONFIG.replace("%DB%", TestServer.h2Url(dir)), env));
+        JsonNode asked = server.asked(TestServer.ALICE_BOT_KEY, TestServer.highAsk());
+        String id = asked.path("id").asText();
+        // Bolt falls back to a fixed placeholder secret when none is set: a click signed with it must not get in.
+        TestServer.Response r = post(SignedRequests.sign(click("cs.approve", id, "U0ALICE"), Instant.now().getEpochSecond(), "---"));
+        assertThat(r.status()).isIn(401, 404, 405);
+        assertThat(server.get("/api/v1/approvals/" + id, TestServer.ALICE_BOT_KEY).json().path("status").asText()).isEqualTo("pending");
+    }
 }

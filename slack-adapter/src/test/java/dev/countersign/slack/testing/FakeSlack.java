@@ -66,6 +66,12 @@ public final class FakeSlack implements AutoCloseable {
     private volatile int retryAfterSeconds = 1;
     private volatile boolean down;
     private volatile String socketUrl;
+    private final List<ErrorRule> errors = new CopyOnWriteArrayList<>();
+    private final Map<String, AtomicInteger> statuses = new ConcurrentHashMap<>();
+    private final Map<String, Integer> statusCodes = new ConcurrentHashMap<>();
+    private final Map<String, Long> delays = new ConcurrentHashMap<>();
+
+    private record ErrorRule(String method, java.util.function.Predicate<Call> when, String error) {}
 
     public FakeSlack() {
         try {
@@ -98,6 +104,25 @@ public final class FakeSlack implements AutoCloseable {
     /** While down, every Web API call answers 503 (auth.test too). */
     public FakeSlack down(boolean down) {
         this.down = down;
+        return this;
+    }
+
+    /** Every call of {@code method} that {@code when} matches answers {@code ok:false} with {@code error}. */
+    public FakeSlack error(String method, java.util.function.Predicate<Call> when, String error) {
+        errors.add(new ErrorRule(method, when, error));
+        return this;
+    }
+
+    /** The next {@code times} calls of {@code method} answer HTTP {@code status} (after being recorded). */
+    public FakeSlack httpStatus(String method, int status, int times) {
+        statusCodes.put(method, status);
+        statuses.put(method, new AtomicInteger(times));
+        return this;
+    }
+
+    /** Every call of {@code method} is answered only after {@code millis}. */
+    public FakeSlack delay(String method, long millis) {
+        delays.put(method, millis);
         return this;
     }
 
@@ -141,7 +166,28 @@ public final class FakeSlack implements AutoCloseable {
             }
             String method = path.substring("/api/".length());
             Map<String, String> form = form(body);
-            calls.add(new Call(method, form, body, ex.getRequestHeaders().getFirst("Authorization"), Instant.now()));
+            Call call = new Call(method, form, body, ex.getRequestHeaders().getFirst("Authorization"), Instant.now());
+            calls.add(call);
+            Long delay = delays.get(method);
+            if (delay != null) {
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            AtomicInteger failing = statuses.get(method);
+            if (failing != null && failing.getAndDecrement() > 0) {
+                send(ex, statusCodes.get(method), "text/html", "<html>error</html>");
+                return;
+            }
+            for (ErrorRule r : errors) {
+                if (r.method().equals(method) && r.when().test(call)) {
+                    send(ex, 200, "application/json;charset=utf-8", Json.MAPPER.createObjectNode().put("ok", false).put("error", r.error()).toString());
+                    return;
+                }
+            }
             if (down) {
                 send(ex, 503, "text/html", "<html>service unavailable</html>");
                 return;

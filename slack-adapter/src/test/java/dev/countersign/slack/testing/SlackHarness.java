@@ -48,6 +48,7 @@ public final class SlackHarness implements AutoCloseable {
     private Countersign engine;
     private volatile SlackChannel channel;
     private String appToken;
+    private String signingSecret = FakeSlack.SIGNING_SECRET;
 
     public SlackHarness(Path dir) {
         this.db = Databases.h2(dir);
@@ -60,8 +61,14 @@ public final class SlackHarness implements AutoCloseable {
         return this;
     }
 
+    /** The signing secret the channel runs with (null: none, Socket Mode only); set before {@link #start()}. */
+    public SlackHarness signingSecret(String secret) {
+        this.signingSecret = secret;
+        return this;
+    }
+
     public SlackSettings settings() {
-        return new SlackSettings(FakeSlack.BOT_TOKEN, FakeSlack.SIGNING_SECRET, appToken, slack.apiUrl(), CHANNEL, "https://countersign.example.com");
+        return new SlackSettings(FakeSlack.BOT_TOKEN, signingSecret, appToken, slack.apiUrl(), CHANNEL, "https://countersign.example.com");
     }
 
     public SlackHarness start() {
