@@ -1,6 +1,12 @@
 package dev.countersign.server.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.countersign.core.approval.AgentRef;
 import dev.countersign.core.approval.RiskLevel;
+import dev.countersign.core.ask.AskRequest;
+import dev.countersign.core.policy.Assessment;
+import dev.countersign.core.policy.RiskPolicy;
+import dev.countersign.core.store.Json;
 import dev.countersign.core.policy.RuleSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -70,8 +76,8 @@ class ConfigLoaderTest {
 
         assertThat(c.port()).isEqualTo(8080);
         assertThat(c.publicUrl()).isEqualTo("http://localhost:8080");
-        assertThat(c.rules()).extracting(RuleSpec::name).containsExactly("reads", "internal-email", "large-payment", "production-deploy");
-        RuleSpec payment = c.rules().get(2);
+        assertThat(c.rules()).extracting(RuleSpec::name).containsExactly("reads", "tool-reads", "internal-email", "large-payment", "production-deploy");
+        RuleSpec payment = c.rules().get(3);
         assertThat(payment.risk()).isEqualTo(RiskLevel.HIGH);
         assertThat(payment.approvers()).containsExactly("group:finance");
         assertThat(payment.expiresAfter()).isEqualTo(Duration.ofHours(1));
@@ -85,6 +91,28 @@ class ConfigLoaderTest {
         assertThat(c.database().url()).startsWith("jdbc:h2:file:").contains("WRITE_DELAY=0");
         assertThat(c.agentKeys()).isEmpty(); // BILLING_BOT_KEY unset: ${BILLING_BOT_KEY:-} is empty
         assertThat(c.operatorKeys()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("agentTools")
+    void the_repository_config_lets_agents_tools_that_only_read_through_and_holds_the_rest(String type, RiskLevel expected, String rule) {
+        ServerConfig c = ConfigLoader.load(Path.of("../config/countersign.yaml"), Map.of());
+        JsonNode body = Json.MAPPER.createObjectNode().set("action", Json.MAPPER.createObjectNode().put("type", type).put("summary", "a tool call"));
+
+        Assessment a = new RiskPolicy(c.rules(), c.directory()).assess(AskRequest.parse(body, "assistant"), new AgentRef("assistant", null));
+
+        assertThat(a.risk().level()).isEqualTo(expected);
+        assertThat(a.risk().rule()).isEqualTo(rule);
+    }
+
+    static Stream<Arguments> agentTools() {
+        return Stream.of(
+                Arguments.of("mcp.fs.read_text_file", RiskLevel.LOW, "tool-reads"),
+                Arguments.of("mcp.fs.list_directory", RiskLevel.LOW, "tool-reads"),
+                Arguments.of("tool.getBalance", RiskLevel.LOW, "tool-reads"),
+                Arguments.of("mcp.fs.write_file", RiskLevel.HIGH, null),
+                Arguments.of("mcp.fs.read_text_file.then.delete", RiskLevel.HIGH, null),
+                Arguments.of("mcp.fs.move_file", RiskLevel.HIGH, null));
     }
 
     @Test
