@@ -20,7 +20,9 @@ import java.util.Optional;
  * Approvals in Teams (⑤ ⑧): a card in the rule's {@code teams_conversation} (or the configured approval
  * conversation), every card kept in step with the approval, and a 1:1 card to each person an escalation reaches.
  * Durable: the core calls it from its task queue and calls again after a failure, so {@link #publish} skips what
- * its post log already holds and {@link #update} renders the approval as it now stands.
+ * its post log already holds and {@link #update} renders the approval as it now stands. Each card and each DM is
+ * tried on its own: a permanent refusal (400, 403, 404) is logged and skipped; a 429 or a transient failure is thrown
+ * once the others were tried, so the core tries again later.
  */
 public final class TeamsChannel implements Channel {
     private static final Logger log = LoggerFactory.getLogger(TeamsChannel.class);
