@@ -121,6 +121,7 @@ public final class CountersignServer implements AutoCloseable {
         private final ConnectorClient connector;
         private final BotAuthenticator auth;
         private volatile ChannelPort port;
+        private volatile TeamsBot bot;
 
         private Teams(TeamsSettings settings, Database db) {
             this.settings = settings;
@@ -144,13 +145,20 @@ public final class CountersignServer implements AutoCloseable {
             return new TeamsChannel(settings, port, conversations, connector);
         }
 
-        TeamsBot bot() {
-            return new TeamsBot(settings, port, auth, conversations, connector);
+        /** The inbound bot (one per server; it owns the pool that sends its replies). */
+        synchronized TeamsBot bot() {
+            if (bot == null) bot = new TeamsBot(settings, port, auth, conversations, connector);
+            return bot;
         }
 
         @Override
         public void close() {
-            db.close();
+            TeamsBot b = bot;
+            try {
+                if (b != null) b.close();
+            } finally {
+                db.close();
+            }
         }
     }
 

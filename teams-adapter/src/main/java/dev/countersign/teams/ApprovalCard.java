@@ -40,6 +40,8 @@ public final class ApprovalCard {
     /** Teams refreshes a card automatically for at most 60 users. */
     public static final int MAX_REFRESH_USERS = 60;
     public static final int COMMENT_MAX = 1000;
+    /** The id of the comment box on the card of one approval. */
+    public static final String COMMENT_INPUT = "comment";
     private static final DateTimeFormatter WHEN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC);
 
     private ApprovalCard() {}
@@ -65,7 +67,15 @@ public final class ApprovalCard {
         return card;
     }
 
-    /** The approvals a person may decide, each with its own comment box and buttons. */
+    /**
+     * The id of an approval's comment box on the "pending" list: input ids must be unique on a card, and a click
+     * sends every box of the card, so each approval's box is named after it.
+     */
+    public static String commentInputId(String approvalId) {
+        return COMMENT_INPUT + "." + approvalId;
+    }
+
+    /** The approvals a person may decide, each with its own comment box ({@link #commentInputId}) and buttons. */
     public static ObjectNode pendingList(List<Approval> approvals, Directory directory, String personName) {
         for (Limits limits : Limits.SHRINKING) {
             ObjectNode card = card();
@@ -77,7 +87,7 @@ public final class ApprovalCard {
                 ObjectNode container = body.addObject().put("type", "Container").put("separator", true).put("spacing", "Large");
                 ArrayNode items = container.putArray("items");
                 summaryItems(items, a, directory, limits);
-                items.add(commentInput());
+                items.add(commentInput(commentInputId(a.id())));
                 ObjectNode set = items.addObject().put("type", "ActionSet");
                 buttons(set.putArray("actions"), a.id());
             }
@@ -135,7 +145,7 @@ public final class ApprovalCard {
             }
         }
         if (actions) {
-            body.add(commentInput());
+            body.add(commentInput(COMMENT_INPUT));
             buttons(card.putArray("actions"), a.id());
         }
         card.put("fallbackText", cut(headline(a) + ": " + a.action().summary(), 300));
@@ -220,8 +230,8 @@ public final class ApprovalCard {
         return richText(List.of(run(s.toString(), 2000)));
     }
 
-    private static ObjectNode commentInput() {
-        return Activity.MAPPER.createObjectNode().put("type", "Input.Text").put("id", "comment").put("isMultiline", true)
+    private static ObjectNode commentInput(String id) {
+        return Activity.MAPPER.createObjectNode().put("type", "Input.Text").put("id", id).put("isMultiline", true)
                 .put("maxLength", COMMENT_MAX).put("label", "Comment (optional)").put("placeholder", "Why you approve or reject");
     }
 

@@ -32,8 +32,11 @@ import java.util.Set;
  * Checks the bearer token Bot Framework sends with every activity (Bot Connector authentication, "connector to
  * bot"): an RS256 signature by a key from the OpenID metadata's JWKS (cached, fetched again on an unknown key id
  * and daily), the issuer {@value #ISSUER}, our app id as audience, the expiry with {@link #CLOCK_SKEW} of leeway,
- * and a {@code serviceUrl} claim equal to the activity's. A key whose endorsements do not include
- * {@code msteams} is not accepted for Teams activities.
+ * and a {@code serviceUrl} claim equal to the activity's. The signing key must carry endorsements that include the
+ * activity's {@code channelId}: a key without endorsements, or an activity without a channel, is refused.
+ *
+ * <p>When a refetch of the keys fails, the keys already fetched are still used; refetches (on an unknown key id, and
+ * of keys older than {@link #KEYS_MAX_AGE}) happen at most every {@link #MIN_REFETCH}, failed or not.
  */
 public final class BotAuthenticator {
     private static final Logger log = LoggerFactory.getLogger(BotAuthenticator.class);
@@ -50,6 +53,7 @@ public final class BotAuthenticator {
     private final Clock clock;
     private final Object fetchLock = new Object();
     private volatile KeySet keys;
+    private Instant lastFetchAttempt; // guarded by fetchLock
 
     /** Valid: the token's claims. Invalid: why, for the log (callers answer a bare 401). */
     public sealed interface Result {
@@ -87,6 +91,7 @@ public final class BotAuthenticator {
         }
         String kid = jwt.getHeader().getKeyID();
         if (kid == null) return new Result.Invalid("the token names no key (kid)");
+        if (channelId == null || channelId.isBlank()) return new Result.Invalid("the activity names no channel (channelId)");
         KeySet ks;
         try {
             ks = keysFor(kid);
@@ -97,8 +102,8 @@ public final class BotAuthenticator {
         RSAKey key = ks.byKid().get(kid);
         if (key == null) return new Result.Invalid("unknown signing key " + kid);
         Set<String> endorsed = ks.endorsements().get(kid);
-        if (endorsed != null && channelId != null && !endorsed.contains(channelId)) {
-            return new Result.Invalid("key " + kid + " is not endorsed for channel " + channelId);
+        if (endorsed == null || !endorsed.contains(channelId)) {
+            return new Result.Invalid("key " + kid + " is not endorsed for channel " + channelId + " (endorsements " + endorsed + ")");
         }
         try {
             if (!jwt.verify(new RSASSAVerifier(key))) return new Result.Invalid("bad signature");
@@ -137,19 +142,38 @@ public final class BotAuthenticator {
         return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
     }
 
+    /**
+     * The key set to check a token with key id {@code kid}: the cached one while it is fresh and knows the kid; else
+     * fetched again, unless a fetch was tried less than {@link #MIN_REFETCH} ago; and when fetching fails, the cached
+     * one (the kid's key stays valid: Microsoft publishes keys well before and after use).
+     */
     private KeySet keysFor(String kid) throws IOException {
         KeySet ks = keys;
-        Instant now = clock.instant();
-        if (ks != null && ks.byKid().containsKey(kid) && ks.fetchedAt().plus(KEYS_MAX_AGE).isAfter(now)) return ks;
+        if (ks != null && ks.byKid().containsKey(kid) && fresh(ks, clock.instant())) return ks;
         synchronized (fetchLock) {
+            Instant now = clock.instant();
             ks = keys;
-            boolean stale = ks == null || !ks.fetchedAt().plus(KEYS_MAX_AGE).isAfter(now);
-            boolean mayRefetch = ks == null || !ks.fetchedAt().plus(MIN_REFETCH).isAfter(now);
-            if (stale || (!ks.byKid().containsKey(kid) && mayRefetch)) {
-                keys = ks = fetch();
+            if (ks != null && ks.byKid().containsKey(kid) && fresh(ks, now)) return ks; // fetched meanwhile
+            boolean mayFetch = lastFetchAttempt == null || !lastFetchAttempt.plus(MIN_REFETCH).isAfter(now);
+            if (!mayFetch) {
+                if (ks == null) throw new IOException("the last fetch of the signing keys failed less than " + MIN_REFETCH + " ago");
+                return ks;
             }
-            return ks;
+            lastFetchAttempt = now;
+            try {
+                keys = ks = fetch();
+                return ks;
+            } catch (IOException | RuntimeException e) {
+                if (ks == null) throw e;
+                log.warn("cannot refresh the Bot Framework signing keys from {} (using the {} cached ones, fetched {}): {}", metadataUrl,
+                        ks.byKid().size(), ks.fetchedAt(), e.toString());
+                return ks;
+            }
         }
+    }
+
+    private static boolean fresh(KeySet ks, Instant now) {
+        return ks.fetchedAt().plus(KEYS_MAX_AGE).isAfter(now);
     }
 
     private KeySet fetch() throws IOException {

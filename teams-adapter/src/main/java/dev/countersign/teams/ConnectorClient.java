@@ -3,7 +3,6 @@ package dev.countersign.teams;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.countersign.core.channel.ChannelException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,9 +19,12 @@ import java.util.Optional;
 
 /**
  * The Bot Connector REST API on a conversation's service URL: send an activity, replace one, open a 1:1 chat.
- * A transient failure (a network error, 412, 5xx) is tried again twice after a short pause; a 429 is not waited
- * out here but thrown as a {@link ChannelException} carrying {@code Retry-After}, so that the core's durable queue
- * waits instead of a channel lane. Only service URLs that arrived in authenticated activities are ever called.
+ * A 412 is tried again twice after a short pause, and so is a network error or a 5xx of an idempotent call
+ * (replacing an activity, opening the 1:1 chat, which finds an existing one). Sending an activity is not: after a
+ * timeout or a 5xx the Connector may have posted it, so the failure goes to the caller (the core's durable queue
+ * decides whether to post again) rather than posting it twice here. A 429 is not waited out here but thrown carrying
+ * {@code Retry-After}, so that the core's durable queue waits instead of a channel lane. Every failure is a
+ * {@link ConnectorException} with the status. Only service URLs that arrived in authenticated activities are called.
  */
 public final class ConnectorClient {
     private static final Logger log = LoggerFactory.getLogger(ConnectorClient.class);
@@ -40,13 +42,13 @@ public final class ConnectorClient {
 
     /** Posts an activity to a conversation; answers the new activity's id. */
     public String send(String serviceUrl, String conversationId, Activity activity) {
-        JsonNode r = call("POST", uri(serviceUrl, "v3/conversations/" + enc(conversationId) + "/activities"), activity);
+        JsonNode r = call("POST", uri(serviceUrl, "v3/conversations/" + enc(conversationId) + "/activities"), activity, false);
         return r.path("id").asText(null);
     }
 
     /** Replaces an activity the bot posted (the whole activity). */
     public void update(String serviceUrl, String conversationId, String activityId, Activity activity) {
-        call("PUT", uri(serviceUrl, "v3/conversations/" + enc(conversationId) + "/activities/" + enc(activityId)), activity);
+        call("PUT", uri(serviceUrl, "v3/conversations/" + enc(conversationId) + "/activities/" + enc(activityId)), activity, true);
     }
 
     /** Opens (or finds) the 1:1 chat of the bot with a user ({@code 29:…}); answers its conversation id. */
@@ -59,13 +61,14 @@ public final class ConnectorClient {
             body.put("tenantId", tenantId);
         }
         body.put("isGroup", false);
-        JsonNode r = call("POST", uri(serviceUrl, "v3/conversations"), body);
+        JsonNode r = call("POST", uri(serviceUrl, "v3/conversations"), body, true);
         String id = r.path("id").asText(null);
-        if (id == null) throw new ChannelException("the Connector created a conversation but answered no id");
+        if (id == null) throw new ConnectorException("the Connector created a conversation but answered no id", 0, null, null);
         return id;
     }
 
-    private JsonNode call(String method, URI uri, Object body) {
+    /** @param idempotent whether sending the same request twice does no harm (so an ambiguous failure may be retried) */
+    private JsonNode call(String method, URI uri, Object body, boolean idempotent) {
         String json;
         try {
             json = Activity.MAPPER.writeValueAsString(body);
@@ -82,20 +85,20 @@ public final class ConnectorClient {
             try {
                 r = http.send(req, HttpResponse.BodyHandlers.ofString());
             } catch (IOException e) {
-                if (attempt < PAUSES.size()) {
+                if (idempotent && attempt < PAUSES.size()) {
                     pause(attempt);
                     continue;
                 }
-                throw new ChannelException(method + " " + uri + " failed: " + e, null, e);
+                throw new ConnectorException(method + " " + uri + " failed: " + e, 0, null, e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new ChannelException("interrupted", null, e);
+                throw new ConnectorException("interrupted", 0, null, e);
             }
             int s = r.statusCode();
             if (s >= 200 && s < 300) return parse(r.body());
             if (s == 429) {
                 Duration wait = retryAfter(r);
-                throw new ChannelException("Teams throttled " + method + " " + uri + " (429); retry after " + wait, wait == null ? DEFAULT_RETRY_AFTER : wait, null);
+                throw new ConnectorException("Teams throttled " + method + " " + uri + " (429); retry after " + wait, s, wait == null ? DEFAULT_RETRY_AFTER : wait, null);
             }
             if (s == 401 && !refreshedToken) {
                 // A token revoked or rotated early: fetch a new one once.
@@ -104,12 +107,13 @@ public final class ConnectorClient {
                 attempt--;
                 continue;
             }
-            if ((s == 412 || s >= 500) && attempt < PAUSES.size()) {
+            // 412: refused before anything was done; a 5xx may come after the work was done, so only idempotent calls repeat it
+            if ((s == 412 || (s >= 500 && idempotent)) && attempt < PAUSES.size()) {
                 log.debug("{} {} answered {}; trying again", method, uri, s);
                 pause(attempt);
                 continue;
             }
-            throw new ChannelException(method + " " + uri + " answered " + s + ": " + BotTokens.abbreviate(r.body()), retryAfter(r), null);
+            throw new ConnectorException(method + " " + uri + " answered " + s + ": " + BotTokens.abbreviate(r.body()), s, retryAfter(r), null);
         }
     }
 
@@ -139,7 +143,7 @@ public final class ConnectorClient {
             Thread.sleep(PAUSES.get(attempt).toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ChannelException("interrupted", null, e);
+            throw new ConnectorException("interrupted", 0, null, e);
         }
     }
 

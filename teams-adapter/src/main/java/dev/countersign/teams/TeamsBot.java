@@ -17,19 +17,34 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 /**
  * {@code POST /api/messages}: the activities Teams sends the bot (⑥). Authenticates each one, remembers where the
  * bot is installed and whom it has met, turns card clicks into decision commands and answers with the updated card,
  * and answers "pending" with the approvals waiting for the writer. Nothing is read or stored before the token is valid.
- * Free of HTTP-server types: the server hands over the body and headers and writes back the {@link Response}.
+ * Only Teams activities are accepted: {@code channelId} {@value #CHANNEL_ID} (other Bot Framework channels, such as
+ * Web Chat, get valid tokens too, but let the client choose {@code from}), and, for a single-tenant bot, only from
+ * its tenant. Free of HTTP-server types: the server hands over the body and headers and writes back the {@link Response}.
+ *
+ * <p>Messages are answered at once (200) and the bot's reply is sent afterwards, from a small pool of its own: Bot
+ * Framework gives up on a request after about 15 seconds, and a send may take longer. Invokes (card clicks) are
+ * answered in the HTTP response itself. {@link #close} stops the pool.
  */
-public final class TeamsBot {
+public final class TeamsBot implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TeamsBot.class);
     private static final Pattern MENTION = Pattern.compile("(?is)<at>.*?</at>");
     private static final Pattern TAG = Pattern.compile("<[^>]*>");
     static final int PENDING_LIMIT = 10;
+    /** The only Bot Framework channel this bot serves. */
+    public static final String CHANNEL_ID = "msteams";
+    private static final int REPLY_THREADS = 2;
+    private static final int REPLY_QUEUE = 500;
 
     private final TeamsSettings settings;
     private final ChannelPort port;
@@ -37,6 +52,7 @@ public final class TeamsBot {
     private final ConversationStore conversations;
     private final ConnectorClient connector;
     private final Cards cards;
+    private final ThreadPoolExecutor replies;
 
     /** What to answer: the HTTP status, and a JSON body (null for none). */
     public record Response(int status, String body) {
@@ -60,6 +76,25 @@ public final class TeamsBot {
         this.conversations = conversations;
         this.connector = connector;
         this.cards = new Cards(port.directory(), conversations);
+        AtomicInteger n = new AtomicInteger();
+        this.replies = new ThreadPoolExecutor(REPLY_THREADS, REPLY_THREADS, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(REPLY_QUEUE), r -> {
+            Thread t = new Thread(r, "teams-reply-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.replies.allowCoreThreadTimeOut(true);
+    }
+
+    /** Stops sending replies: those queued get a few seconds to go out. */
+    @Override
+    public void close() {
+        replies.shutdown();
+        try {
+            if (!replies.awaitTermination(5, TimeUnit.SECONDS)) replies.shutdownNow();
+        } catch (InterruptedException e) {
+            replies.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** @param headers the request headers (names in any case) */
@@ -79,6 +114,11 @@ public final class TeamsBot {
             log.warn("refused a Teams activity ({} {}): {}", activity.type(), activity.id(), invalid.reason());
             return Response.error(401, "invalid_token", "the Bot Framework token is not valid");
         }
+        String refused = notOurs(activity);
+        if (refused != null) {
+            log.warn("refused a Bot Framework activity ({} {}): {}", activity.type(), activity.id(), refused);
+            return Response.error(401, "invalid_token", "the Bot Framework token is not valid");
+        }
         try {
             return switch (activity.type()) {
                 case "conversationUpdate" -> conversationUpdate(activity);
@@ -89,6 +129,23 @@ public final class TeamsBot {
         } catch (InvalidActivity e) {
             return Response.error(400, "invalid_activity", e.getMessage());
         }
+    }
+
+    /**
+     * Why an authenticated activity is not for this bot, or null: another channel than Teams, or (when
+     * {@code TEAMS_TENANT_ID} is set) another tenant, by either place Teams names it.
+     */
+    private String notOurs(Activity a) {
+        if (!CHANNEL_ID.equals(a.channelId())) return "channel " + a.channelId() + " is not " + CHANNEL_ID;
+        String tenant = settings.tenantId();
+        if (tenant == null || tenant.isBlank()) return null;
+        String inConversation = a.conversation() == null ? null : a.conversation().tenantId();
+        String inChannelData = a.channelData() == null ? null : text(a.channelData().path("tenant").path("id"));
+        if (inConversation == null && inChannelData == null) return "the activity names no tenant (this bot serves tenant " + tenant + ")";
+        for (String t : new String[] {inConversation, inChannelData}) {
+            if (t != null && !t.trim().equalsIgnoreCase(tenant.trim())) return "tenant " + t + " is not this bot's tenant " + tenant;
+        }
+        return null;
     }
 
     // ---- installation ---------------------------------------------------------------------------------------
@@ -121,7 +178,8 @@ public final class TeamsBot {
         JsonNode value = a.value();
         if (value != null && value.path("approval").isTextual() && value.path("verb").isTextual()) {
             // Action.Submit fallback: the same decision; the core then updates every card.
-            Outcome o = decide(value.path("approval").textValue(), value.path("verb").textValue(), text(value.path("comment")), a, person);
+            String approvalId = value.path("approval").textValue();
+            Outcome o = decide(approvalId, value.path("verb").textValue(), comment(value, approvalId), a, person);
             reply(a, Activity.text(o.notice() == null ? "Done." : o.notice().text()));
             return Response.empty();
         }
@@ -157,9 +215,19 @@ public final class TeamsBot {
             if (found.isEmpty()) return invokeCard(ApprovalCard.message("No approval " + approvalId + ".", ApprovalCard.Notice.Style.ATTENTION));
             return invokeCard(cards.forViewer(found.get(), person.map(Directory.Member::id).orElse(null), null));
         }
-        Outcome o = decide(approvalId, verb, text(action.path("data").path("comment")), a, person);
+        Outcome o = decide(approvalId, verb, comment(action.path("data"), approvalId), a, person);
         if (o.approval() == null) return invokeCard(ApprovalCard.message(o.notice().text(), o.notice().style()));
         return invokeCard(cards.forViewer(o.approval(), person.map(Directory.Member::id).orElse(null), o.notice()));
+    }
+
+    /**
+     * The comment typed for this approval: the input {@code comment.<approval id>} (the "pending" list has one box
+     * per approval, and a click sends every box), else {@code comment} (the card of one approval).
+     */
+    static String comment(JsonNode data, String approvalId) {
+        String own = text(data.path(ApprovalCard.commentInputId(approvalId)));
+        if (own != null) return own;
+        return data.has(ApprovalCard.commentInputId(approvalId)) ? null : text(data.path(ApprovalCard.COMMENT_INPUT));
     }
 
     private record Outcome(Approval approval, ApprovalCard.Notice notice) {}
@@ -251,11 +319,20 @@ public final class TeamsBot {
         return members.stream().anyMatch(m -> m.id() != null && (m.id().equals(recipient) || m.id().equals(settings.botId())));
     }
 
+    /** Sends a reply after the request is answered (see the class comment); a failure is logged. */
     private void reply(Activity a, Activity message) {
+        String serviceUrl = a.serviceUrl();
+        String conversation = a.conversation().id();
         try {
-            connector.send(a.serviceUrl(), a.conversation().id(), message);
-        } catch (RuntimeException e) {
-            log.warn("could not answer in Teams conversation {}: {}", a.conversation().id(), e.getMessage());
+            replies.execute(() -> {
+                try {
+                    connector.send(serviceUrl, conversation, message);
+                } catch (RuntimeException e) {
+                    log.warn("could not answer in Teams conversation {}: {}", conversation, e.getMessage());
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.warn("not answering in Teams conversation {}: too many replies queued, or shutting down", conversation);
         }
     }
 

@@ -33,7 +33,9 @@ import java.util.function.Predicate;
 /**
  * Microsoft's side of the Bot Framework, on one local port: the OpenID metadata and JWKS that sign inbound tokens
  * (with keys made here), the token endpoint, and a Connector service to be the activities' {@code serviceUrl}.
- * It records every Connector call and can answer the next ones with 429.
+ * It records every Connector call and can answer the next ones with 429, or with any status, or slowly. Besides the
+ * Teams key it publishes one endorsed for Web Chat only and one without endorsements (valid signatures that a Teams
+ * bot must still refuse). The service URL may have any path before {@code /v3/conversations}.
  */
 public final class FakeBotFramework implements AutoCloseable {
     public static final String APP_ID = "f5d48856-5b42-41a0-8c3a-c5f944b679b0";   // the bot id of the fixtures
@@ -48,8 +50,12 @@ public final class FakeBotFramework implements AutoCloseable {
     }
 
     private final HttpServer server;
-    private final List<RSAKey> published = new CopyOnWriteArrayList<>();
+    private final List<Published> published = new CopyOnWriteArrayList<>();
     private final RSAKey signingKey;
+    private final RSAKey webChatKey;
+    private final RSAKey unendorsedKey;
+    private final List<Failure> failures = new CopyOnWriteArrayList<>();
+    private final List<Delay> delays = new CopyOnWriteArrayList<>();
     private final List<Call> calls = new CopyOnWriteArrayList<>();
     private final AtomicInteger activityIds = new AtomicInteger();
     private final AtomicInteger tokenRequests = new AtomicInteger();
@@ -58,10 +64,22 @@ public final class FakeBotFramework implements AutoCloseable {
 
     private record Throttle(String method, AtomicInteger remaining, int retryAfterSeconds) {}
 
+    /** A published key and its endorsements (null: none listed). */
+    private record Published(RSAKey key, List<String> endorsements) {}
+
+    /** Calls that match answer {@code status}; {@code accepted}: the activity is created all the same (the answer is lost). */
+    private record Failure(Predicate<Call> which, int status, AtomicInteger remaining, boolean accepted) {}
+
+    private record Delay(Predicate<Call> which, Duration delay) {}
+
     public FakeBotFramework() {
         try {
             signingKey = newKey("key-1");
-            published.add(signingKey.toPublicJWK());
+            published.add(new Published(signingKey.toPublicJWK(), List.of("msteams")));
+            webChatKey = newKey("key-webchat");
+            published.add(new Published(webChatKey.toPublicJWK(), List.of("webchat", "directline")));
+            unendorsedKey = newKey("key-bare");
+            published.add(new Published(unendorsedKey.toPublicJWK(), null));
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -93,11 +111,21 @@ public final class FakeBotFramework implements AutoCloseable {
     }
 
     public void publish(RSAKey key) {
-        published.add(key.toPublicJWK());
+        published.add(new Published(key.toPublicJWK(), List.of("msteams")));
     }
 
     public RSAKey signingKey() {
         return signingKey;
+    }
+
+    /** A published key endorsed for Web Chat and Direct Line, not Teams. */
+    public RSAKey webChatKey() {
+        return webChatKey;
+    }
+
+    /** A published key with no endorsements. */
+    public RSAKey unendorsedKey() {
+        return unendorsedKey;
     }
 
     // ---- tokens ------------------------------------------------------------------------------------------
@@ -128,6 +156,24 @@ public final class FakeBotFramework implements AutoCloseable {
     /** The next {@code times} calls with this method answer 429 with {@code Retry-After}. */
     public void throttle(String method, int times, int retryAfterSeconds) {
         throttles.add(new Throttle(method, new AtomicInteger(times), retryAfterSeconds));
+    }
+
+    /** The next {@code times} Connector calls that match answer {@code status} (and change nothing). */
+    public void fail(Predicate<Call> which, int status, int times) {
+        failures.add(new Failure(which, status, new AtomicInteger(times), false));
+    }
+
+    /**
+     * The next {@code times} Connector calls that match are carried out, but the answer is lost: {@code status}, or
+     * with {@code status} 0 the connection is dropped without an answer (as a timeout looks to the caller).
+     */
+    public void acceptButFail(Predicate<Call> which, int status, int times) {
+        failures.add(new Failure(which, status, new AtomicInteger(times), true));
+    }
+
+    /** Connector calls that match are answered only after {@code delay}. */
+    public void delay(Predicate<Call> which, Duration delay) {
+        delays.add(new Delay(which, delay));
     }
 
     public List<Call> calls() {
@@ -168,9 +214,9 @@ public final class FakeBotFramework implements AutoCloseable {
             } else if (path.equals("/keys")) {
                 ObjectNode jwks = Json.MAPPER.createObjectNode();
                 ArrayNode keys = jwks.putArray("keys");
-                for (RSAKey k : published) {
-                    ObjectNode n = (ObjectNode) Json.MAPPER.readTree(k.toJSONString());
-                    n.putArray("endorsements").add("msteams");
+                for (Published k : published) {
+                    ObjectNode n = (ObjectNode) Json.MAPPER.readTree(k.key().toJSONString());
+                    if (k.endorsements() != null) k.endorsements().forEach(n.putArray("endorsements")::add);
                     keys.add(n);
                 }
                 send(ex, 200, jwks.toString(), null);
@@ -182,7 +228,7 @@ public final class FakeBotFramework implements AutoCloseable {
                     return;
                 }
                 send(ex, 200, "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"bot-token-" + tokenRequests.get() + "\"}", null);
-            } else if (path.startsWith("/amer/v3/conversations")) {
+            } else if (path.contains("/v3/conversations")) {
                 connector(ex, method, path, in);
             } else {
                 send(ex, 404, "{}", null);
@@ -198,6 +244,30 @@ public final class FakeBotFramework implements AutoCloseable {
             send(ex, 401, "{\"error\":{\"code\":\"Unauthorized\"}}", null);
             return;
         }
+        Call asked = new Call(method, path, auth, body, Instant.now(), 0, null);
+        for (Delay d : delays) {
+            if (d.which().test(asked)) {
+                try {
+                    Thread.sleep(d.delay().toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        boolean acceptedButLost = false;
+        int lostStatus = 0;
+        for (Failure f : failures) {
+            if (f.which().test(asked) && f.remaining().getAndDecrement() > 0) {
+                if (!f.accepted()) {
+                    calls.add(new Call(method, path, auth, body, Instant.now(), f.status(), null));
+                    send(ex, f.status(), "{\"error\":{\"code\":\"Forbidden\",\"message\":\"refused by the fake\"}}", null);
+                    return;
+                }
+                acceptedButLost = true;
+                lostStatus = f.status();
+                break;
+            }
+        }
         for (Throttle t : throttles) {
             if (t.method().equals(method) && t.remaining().getAndDecrement() > 0) {
                 calls.add(new Call(method, path, auth, body, Instant.now(), 429, null));
@@ -206,7 +276,7 @@ public final class FakeBotFramework implements AutoCloseable {
             }
         }
         String id;
-        if (method.equals("POST") && path.equals("/amer/v3/conversations")) {
+        if (method.equals("POST") && path.endsWith("/v3/conversations")) {
             id = "a:dm-" + body.path("members").path(0).path("id").asText();
         } else if (method.equals("POST")) {
             id = "1:activity-" + activityIds.incrementAndGet();
@@ -214,6 +284,12 @@ public final class FakeBotFramework implements AutoCloseable {
             id = path.substring(path.lastIndexOf('/') + 1);
         }
         calls.add(new Call(method, path, auth, body, Instant.now(), 200, id));
+        if (acceptedButLost) {
+            // done, but the caller never learns it
+            if (lostStatus == 0) throw new IOException("the fake drops the connection");
+            send(ex, lostStatus, "{\"error\":{\"code\":\"ServiceError\"}}", null);
+            return;
+        }
         send(ex, 200, Json.MAPPER.createObjectNode().put("id", id).toString(), null);
     }
 

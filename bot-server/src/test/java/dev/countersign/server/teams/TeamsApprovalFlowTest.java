@@ -11,10 +11,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import static dev.countersign.core.testing.Polling.eventually;
+import static dev.countersign.core.testing.Polling.until;
 import static dev.countersign.server.teams.TeamsHarness.ALICE_AAD;
 import static dev.countersign.server.teams.TeamsHarness.BOB_AAD;
 import static dev.countersign.server.teams.TeamsHarness.CAROL_AAD;
@@ -212,6 +215,142 @@ class TeamsApprovalFlowTest {
         ((ObjectNode) removed.get("membersRemoved").get(0)).put("id", "28:" + FakeBotFramework.APP_ID);
         assertThat(teams.send(removed).status()).isEqualTo(200);
         assertThat(teams.count("SELECT COUNT(*) FROM teams_conversation")).isZero();
+    }
+
+    /** A second harness, on another config (the first one's database is in use): the first is closed. */
+    private void restartWith(java.util.function.UnaryOperator<String> config) {
+        teams.close();
+        teams = new TeamsHarness(dir.resolve("other"), config);
+    }
+
+    /** Long enough for the core's queue (1 s, then 2 s, …) to have retried a failed call twice. */
+    private static void waitForRetries() {
+        until(Instant.now().plusSeconds(4));
+    }
+
+    private long escalationLevel(String id) {
+        return teams.server.get("/api/v1/approvals/" + id, TestServer.ALICE_BOT_KEY).json().path("escalation").path("level").asLong();
+    }
+
+    @Test
+    void a_card_teams_refuses_for_good_is_not_posted_again_and_again() {
+        assertThat(teams.send(teams.teamInstall()).status()).isEqualTo(200);
+        // the bot was removed from the team without Countersign hearing of it
+        teams.bf.fail(c -> c.method().equals("POST") && c.path().endsWith("/activities"), 403, 1000);
+        teams.server.asked(TestServer.ALICE_BOT_KEY, TestServer.highAsk());
+        eventually(WAIT, () -> assertThat(teams.bf.calls()).hasSize(1));
+        waitForRetries();
+        assertThat(teams.bf.calls()).as("a 403 is not retried").hasSize(1);
+    }
+
+    @Test
+    void an_escalation_dm_teams_refuses_for_one_person_does_not_hold_back_the_others_and_is_not_retried() {
+        restartWith(yaml -> yaml.replace("notify: [carol]", "notify: [carol, dave]"));
+        assertThat(teams.send(teams.teamInstall()).status()).isEqualTo(200);
+        assertThat(teams.send(teams.channelMessage(CAROL_AAD, "hello")).status()).isEqualTo(200);
+        assertThat(teams.send(teams.channelMessage(DAVE_AAD, "hello")).status()).isEqualTo(200);
+        // carol has blocked the bot: opening her 1:1 chat is refused
+        teams.bf.fail(c -> c.method().equals("POST") && c.path().endsWith("/v3/conversations")
+                && c.body().path("members").path(0).path("id").asText().equals(TeamsHarness.userId(CAROL_AAD)), 403, 1000);
+        teams.server.asked(TestServer.ALICE_BOT_KEY, TestServer.ask("ops.restart", "Restart the billing service"));
+
+        String daveDm = "a:dm-" + TeamsHarness.userId(DAVE_AAD);
+        eventually(WAIT, () -> assertThat(teams.bf.posts(daveDm)).hasSize(1));
+        waitForRetries();
+        List<FakeBotFramework.Call> carolAttempts = teams.bf.calls(c -> c.path().endsWith("/v3/conversations")
+                && c.body().path("members").path(0).path("id").asText().equals(TeamsHarness.userId(CAROL_AAD)));
+        assertThat(carolAttempts).as("a 403 is not retried").hasSize(1);
+        assertThat(teams.bf.posts(daveDm)).hasSize(1);
+    }
+
+    @Test
+    void a_deleted_card_is_skipped_while_the_others_are_updated_and_is_not_updated_again_and_again() {
+        assertThat(teams.send(teams.teamInstall()).status()).isEqualTo(200);
+        assertThat(teams.send(teams.channelMessage(CAROL_AAD, "hello")).status()).isEqualTo(200);
+        String id = teams.server.asked(TestServer.ALICE_BOT_KEY, TestServer.ask("ops.restart", "Restart the billing service")).path("id").asText();
+        eventually(WAIT, () -> assertThat(teams.bf.posts(TEAM)).hasSize(1));
+        String dm = "a:dm-" + TeamsHarness.userId(CAROL_AAD);
+        eventually(WAIT, () -> assertThat(teams.bf.posts(dm)).hasSize(1));
+        // someone deleted the team's card
+        String teamCardPath = "/amer/v3/conversations/" + TEAM + "/activities/" + teamCard();
+        teams.bf.fail(c -> c.method().equals("PUT") && c.path().equals(teamCardPath), 404, 1000);
+
+        assertThat(teams.server.decide(id, "approve", "carol", null).status()).isEqualTo(200);
+        String dmCard = teams.bf.posts(dm).get(0).answeredId();
+        eventually(WAIT, () -> assertThat(teams.bf.updates(dm, dmCard)).isNotEmpty());
+        waitForRetries();
+        // (the escalation updated the team's card before it was deleted)
+        assertThat(teams.bf.updates(TEAM, teamCard()).stream().filter(c -> c.status() == 404)).as("a 404 is not retried").hasSize(1);
+        assertThat(teams.bf.updates(dm, dmCard)).hasSize(1);
+        assertThat(teams.bf.updates(dm, dmCard).get(0).card().toString()).contains("Approved by Carol Diaz");
+    }
+
+    @Test
+    void a_card_whose_reference_could_not_be_kept_is_never_sent() {
+        assertThat(teams.send(teams.teamInstall()).status()).isEqualTo(200);
+        // carol's 1:1 chat: a long service URL and a long conversation id, together beyond the post log's 500 characters
+        ObjectNode install = teams.personalInstall(CAROL_AAD);
+        String serviceUrl = teams.bf.base() + "/amer/" + "region/".repeat(30);
+        String conversation = "a:" + "x".repeat(290);
+        install.put("serviceUrl", serviceUrl);
+        ((ObjectNode) install.get("conversation")).put("id", conversation);
+        assertThat(teams.send(install).status()).isEqualTo(200);
+        String id = teams.server.asked(TestServer.ALICE_BOT_KEY, TestServer.ask("ops.restart", "Restart the billing service")).path("id").asText();
+        eventually(WAIT, () -> assertThat(teams.bf.posts(TEAM)).hasSize(1));
+        eventually(WAIT, () -> assertThat(escalationLevel(id)).isEqualTo(1));
+        waitForRetries();
+        assertThat(teams.bf.calls(c -> c.path().contains(conversation))).as("nothing sent that could not be remembered").isEmpty();
+    }
+
+    @Test
+    void on_the_pending_list_each_approval_has_its_own_comment_box_and_a_click_records_that_approvals_comment() {
+        installAndAsk(TestServer.highAsk());
+        teams.server.asked(TestServer.ALICE_BOT_KEY, TestServer.ask("ops.restart", "Restart the billing service"));
+        assertThat(teams.send(teams.personalMessage(ALICE_AAD, "pending")).status()).isEqualTo(200);
+        String chat = TeamsHarness.personalConversation(ALICE_AAD);
+        eventually(WAIT, () -> assertThat(teams.bf.posts(chat)).hasSize(1));
+        JsonNode list = teams.bf.posts(chat).get(0).card();
+
+        List<String> inputs = new ArrayList<>();
+        list.findParents("type").forEach(n -> {
+            if (n.path("type").asText().equals("Input.Text")) inputs.add(n.path("id").asText());
+        });
+        List<String> ids = list.findValues("data").stream().map(d -> d.path("approval").asText()).distinct().toList();
+        assertThat(ids).hasSize(2);
+        assertThat(inputs).containsExactly("comment." + ids.get(0), "comment." + ids.get(1));
+
+        // Action.Execute sends every input of the card: the second item's box holds the comment
+        ObjectNode click = teams.click(ALICE_AAD, "approve", ids.get(1), null);
+        ((ObjectNode) click.get("value").get("action").get("data")).put("comment." + ids.get(0), "").put("comment." + ids.get(1), "restart is safe now");
+        assertThat(teams.send(click).json().path("value").toString()).contains("You approved this", "restart is safe now");
+        JsonNode second = teams.server.get("/api/v1/approvals/" + ids.get(1), TestServer.ALICE_BOT_KEY).json();
+        assertThat(second.path("status").asText()).isEqualTo("approved");
+        assertThat(second.path("decision").path("comment").asText()).isEqualTo("restart is safe now");
+        assertThat(teams.server.get("/api/v1/approvals/" + ids.get(0), TestServer.ALICE_BOT_KEY).json().path("status").asText()).isEqualTo("pending");
+
+        // the Action.Submit fallback (a message with the data) reads the same box
+        ObjectNode submit = teams.personalMessage(ALICE_AAD, null);
+        submit.remove("text");
+        submit.putObject("value").put("approval", ids.get(0)).put("verb", "reject").put("comment." + ids.get(0), "not this one")
+                .put("comment." + ids.get(1), "");
+        assertThat(teams.send(submit).status()).isEqualTo(200);
+        JsonNode first = teams.server.get("/api/v1/approvals/" + ids.get(0), TestServer.ALICE_BOT_KEY).json();
+        assertThat(first.path("status").asText()).isEqualTo("rejected");
+        assertThat(first.path("decision").path("comment").asText()).isEqualTo("not this one");
+    }
+
+    @Test
+    void a_message_is_answered_at_once_and_the_reply_sent_afterwards() {
+        assertThat(teams.send(teams.personalInstall(ALICE_AAD)).status()).isEqualTo(200);
+        String chat = TeamsHarness.personalConversation(ALICE_AAD);
+        // the Connector takes its time: longer than Bot Framework waits for the bot's answer (about 15 s) would be
+        teams.bf.delay(c -> c.method().equals("POST") && c.path().endsWith(chat + "/activities"), Duration.ofSeconds(5));
+        TestServer.Response r = teams.send(teams.personalMessage(ALICE_AAD, "pending"));
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.elapsed()).isLessThan(Duration.ofSeconds(3));
+        assertThat(teams.bf.posts(chat)).isEmpty();
+        eventually(WAIT, () -> assertThat(teams.bf.posts(chat)).hasSize(1));
+        assertThat(teams.bf.posts(chat).get(0).card().toString()).contains("Nothing waits for you, Alice Ng");
     }
 
     @Test

@@ -18,15 +18,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 import static dev.countersign.core.testing.Polling.eventually;
 import static dev.countersign.server.teams.TeamsHarness.ALICE_AAD;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Inbound tokens: only a token signed by a key of the Bot Framework's JWKS, issued by Bot Framework, for this bot,
- * unexpired, and naming the activity's service URL is accepted. Everything else is a bare 401 and changes nothing:
- * the install is not remembered and the click decides nothing.
+ * Inbound tokens: only a token signed by a key of the Bot Framework's JWKS endorsed for Teams, issued by Bot Framework,
+ * for this bot, unexpired, and naming the activity's service URL is accepted, with an activity from the {@code msteams}
+ * channel and this bot's tenant (TEAMS_TENANT_ID is set in the harness). Everything else is a bare 401 and changes
+ * nothing: the install is not remembered and the click decides nothing.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TeamsAuthTest {
@@ -47,8 +49,12 @@ class TeamsAuthTest {
     }
 
     private void refusedWithoutEffect(Function<String, String> tokenFor) {
-        ObjectNode install = teams.teamInstall();
-        ObjectNode click = teams.click(ALICE_AAD, "approve", approvalId, "forged");
+        refusedWithoutEffect(a -> a, tokenFor);
+    }
+
+    private void refusedWithoutEffect(UnaryOperator<ObjectNode> change, Function<String, String> tokenFor) {
+        ObjectNode install = change.apply(teams.teamInstall());
+        ObjectNode click = change.apply(teams.click(ALICE_AAD, "approve", approvalId, "forged"));
         for (JsonNode activity : new JsonNode[] {install, click}) {
             TestServer.Response r = teams.send(activity, tokenFor.apply(activity.path("serviceUrl").asText()));
             assertThat(r.status()).as(r.toString()).isEqualTo(401);
@@ -98,6 +104,53 @@ class TeamsAuthTest {
         refusedWithoutEffect(url -> "not-a-jwt");
         // alg "none": unsigned
         refusedWithoutEffect(url -> new com.nimbusds.jwt.PlainJWT(teams.bf.claims(url).build()).serialize());
+    }
+
+    @Test
+    void an_activity_from_another_bot_framework_channel_is_refused_even_with_a_valid_token() {
+        // Web Chat (on by default for every Azure Bot) gets valid tokens, and its client chooses "from" freely
+        refusedWithoutEffect(a -> a.put("channelId", "webchat"), url -> FakeBotFramework.token(teams.bf.webChatKey(), teams.bf.claims(url).build()));
+        refusedWithoutEffect(a -> a.put("channelId", "webchat"), url -> teams.bf.token(url));
+        refusedWithoutEffect(a -> a.put("channelId", "directline"), url -> teams.bf.token(url));
+        refusedWithoutEffect(a -> {
+            a.remove("channelId");
+            return a;
+        }, url -> teams.bf.token(url));
+        refusedWithoutEffect(a -> {
+            a.remove("channelId");
+            return a;
+        }, url -> FakeBotFramework.token(teams.bf.unendorsedKey(), teams.bf.claims(url).build()));
+    }
+
+    @Test
+    void a_teams_activity_signed_by_a_key_not_endorsed_for_teams_is_refused() {
+        refusedWithoutEffect(url -> FakeBotFramework.token(teams.bf.unendorsedKey(), teams.bf.claims(url).build()));
+        refusedWithoutEffect(url -> FakeBotFramework.token(teams.bf.webChatKey(), teams.bf.claims(url).build()));
+    }
+
+    @Test
+    void an_activity_from_another_tenant_is_refused() {
+        String other = "99999999-0000-4000-8000-000000000bad";
+        refusedWithoutEffect(a -> {
+            ((ObjectNode) a.get("channelData").get("tenant")).put("id", other);
+            if (a.get("conversation").has("tenantId")) ((ObjectNode) a.get("conversation")).put("tenantId", other);
+            return a;
+        }, url -> teams.bf.token(url));
+        // the two places Teams names the tenant must agree
+        refusedWithoutEffect(a -> {
+            ((ObjectNode) a.get("channelData").get("tenant")).put("id", other);
+            return a;
+        }, url -> teams.bf.token(url));
+        refusedWithoutEffect(a -> {
+            ((ObjectNode) a.get("conversation")).put("tenantId", other);
+            return a;
+        }, url -> teams.bf.token(url));
+        // and one of them must be there
+        refusedWithoutEffect(a -> {
+            a.remove("channelData");
+            ((ObjectNode) a.get("conversation")).remove("tenantId");
+            return a;
+        }, url -> teams.bf.token(url));
     }
 
     @Test

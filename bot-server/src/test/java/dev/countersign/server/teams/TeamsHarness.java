@@ -84,11 +84,17 @@ final class TeamsHarness implements AutoCloseable {
     final TestServer server;
 
     TeamsHarness(Path dir) {
+        this(dir, yaml -> yaml);
+    }
+
+    /** @param config changes to {@link #CONFIG} (after its placeholders are filled in) */
+    TeamsHarness(Path dir, java.util.function.UnaryOperator<String> config) {
         this.dir = dir;
         Map<String, String> env = new HashMap<>(TestServer.env());
         env.putAll(bf.env());
         String yaml = CONFIG.replace("%DB%", TestServer.h2Url(dir)).replace("%ALICE%", ALICE_AAD).replace("%BOB%", BOB_AAD)
                 .replace("%CAROL%", CAROL_AAD).replace("%DAVE%", DAVE_AAD).replace("%TEAM%", TEAM);
+        yaml = config.apply(yaml);
         TestServer s;
         try {
             s = TestServer.start(TestServer.config(yaml, env));
@@ -136,6 +142,7 @@ final class TeamsHarness implements AutoCloseable {
         ((ObjectNode) a.get("from")).put("id", userId(aad)).put("aadObjectId", aad);
         ((ObjectNode) a.get("recipient")).put("id", "28:" + FakeBotFramework.APP_ID);
         ((ObjectNode) a.get("conversation")).put("id", personalConversation(aad)).put("tenantId", TENANT);
+        ((ObjectNode) a.get("channelData").get("tenant")).put("id", TENANT);
         ObjectNode action = (ObjectNode) a.get("value").get("action");
         action.put("title", verb).put("verb", verb);
         ObjectNode data = action.putObject("data").put("approval", approvalId);
