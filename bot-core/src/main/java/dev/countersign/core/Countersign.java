@@ -205,6 +205,11 @@ public final class Countersign implements AutoCloseable {
         return db.isReachable() && timers.isStarted();
     }
 
+    /** Answers every long-poll waiting on this node with the current state (before the HTTP server stops). */
+    public void releaseWaiters() {
+        waiters.releaseAll();
+    }
+
     public int waiting() {
         return waiters.count();
     }

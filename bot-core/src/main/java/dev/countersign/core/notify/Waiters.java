@@ -3,6 +3,7 @@ package dev.countersign.core.notify;
 import dev.countersign.core.approval.Approval;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -75,6 +76,23 @@ public final class Waiters implements AutoCloseable {
     public void wake(Approval decided) {
         Set<CompletableFuture<Approval>> set = waiting.remove(decided.id());
         if (set != null) set.forEach(f -> f.complete(decided));
+    }
+
+    /**
+     * Answers every waiter on this node now with the approval as it stands (still pending), as when its wait runs
+     * out: for a shutdown, so that waiting agents get a clean answer and ask again elsewhere or later.
+     */
+    public void releaseAll() {
+        for (String id : List.copyOf(waiting.keySet())) {
+            Set<CompletableFuture<Approval>> set = waiting.remove(id);
+            if (set == null) continue;
+            try {
+                Optional<Approval> now = load.apply(id);
+                set.forEach(f -> now.ifPresentOrElse(f::complete, () -> f.cancel(false)));
+            } catch (RuntimeException e) {
+                set.forEach(f -> f.completeExceptionally(e));
+            }
+        }
     }
 
     public int count() {

@@ -73,6 +73,24 @@ class LongPollTest {
     }
 
     @Test
+    void releasing_the_waiters_for_a_shutdown_answers_each_at_once_with_its_approval_still_pending() throws Exception {
+        Approval a = pending();
+        Approval b = pending();
+        CompletableFuture<Optional<Approval>> first = cs.await(a.id(), Duration.ofSeconds(60));
+        CompletableFuture<Optional<Approval>> second = cs.await(b.id(), Duration.ofSeconds(60));
+        assertThat(first).isNotDone();
+
+        cs.releaseWaiters();
+
+        assertThat(first.get(2, TimeUnit.SECONDS)).get().satisfies(x -> {
+            assertThat(x.id()).isEqualTo(a.id());
+            assertThat(x.status()).isEqualTo(Status.PENDING);
+        });
+        assertThat(second.get(2, TimeUnit.SECONDS)).get().extracting(Approval::id).isEqualTo(b.id());
+        assertThat(cs.waiting()).isZero();
+    }
+
+    @Test
     void a_wait_that_runs_out_returns_the_approval_still_pending() throws Exception {
         Approval a = pending();
 

@@ -98,7 +98,14 @@ public final class DemoCommand implements Callable<Integer> {
 
     private static void waitAndAct(HttpClient http, String base, String key, String id, String type) {
         while (true) {
-            JsonNode a = get(http, base + "/api/v1/approvals/" + id + "?wait=60", key);
+            JsonNode a;
+            try {
+                a = get(http, base + "/api/v1/approvals/" + id + "?wait=60", key);
+            } catch (RuntimeException e) {
+                // The service is stopping (Ctrl-C) or unreachable: an agent that cannot confirm its approval does nothing.
+                System.out.printf("  agent: %-20s could not confirm the approval (%s): not executing%n", type, e.getMessage());
+                return;
+            }
             String status = a.path("status").asText();
             JsonNode d = a.path("decision");
             String by = d.path("by").path("id").asText();
@@ -139,9 +146,14 @@ public final class DemoCommand implements Callable<Integer> {
     private static JsonNode get(HttpClient http, String url, String key) {
         try {
             HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(90)).header("Authorization", "Bearer " + key).GET().build();
-            return Json.MAPPER.readTree(http.send(req, HttpResponse.BodyHandlers.ofString()).body());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+            HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+            if (resp.statusCode() != 200) throw new IllegalStateException("HTTP " + resp.statusCode());
+            return Json.MAPPER.readTree(resp.body());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
     }
 

@@ -148,6 +148,8 @@ public final class ApiServer implements AutoCloseable {
 
     @Override
     public void close() {
+        // Agents in a long-poll get their approval as it stands (200, still pending) rather than a cut connection.
+        engine.releaseWaiters();
         app.stop();
     }
 
