@@ -17,6 +17,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -111,6 +114,63 @@ public final class Countersign {
         String idempotencyKey = "cs-java-" + UUID.randomUUID();
         JsonNode json = send(post("/api/v1/approvals", body).header("Idempotency-Key", idempotencyKey).timeout(requestTimeout), maxRetries);
         return new ApprovalHandle(this, Outcome.of(json));
+    }
+
+    /**
+     * {@link #requestApproval} without holding a thread: the ask is sent with {@link HttpClient#sendAsync} and the
+     * future completes with the handle (on one of the HTTP client's threads) or with the {@link CountersignException}
+     * {@code requestApproval} would throw. Same body, same single Idempotency-Key, same retries (5xx answers and
+     * connection errors, with backoff) as {@code requestApproval}. Bad input throws at once, as there.
+     */
+    public CompletableFuture<ApprovalHandle> requestApprovalAsync(Action action, Context context) {
+        Objects.requireNonNull(action, "action");
+        byte[] body = askBody(action, context == null ? Context.none() : context);
+        String idempotencyKey = "cs-java-" + UUID.randomUUID();
+        HttpRequest r = post("/api/v1/approvals", body).header("Idempotency-Key", idempotencyKey).timeout(requestTimeout).build();
+        CompletableFuture<JsonNode> answer = new CompletableFuture<>();
+        sendAsync(r, maxRetries, 0, answer);
+        return answer.thenApply(json -> new ApprovalHandle(this, Outcome.of(json)));
+    }
+
+    /** One attempt of {@link #send} without blocking; the next attempt (after a 5xx or a connection error) runs after the backoff. */
+    private void sendAsync(HttpRequest r, int retries, int attempt, CompletableFuture<JsonNode> result) {
+        CompletableFuture<HttpResponse<String>> call;
+        try {
+            call = http.sendAsync(r, HttpResponse.BodyHandlers.ofString());
+        } catch (RuntimeException e) {
+            result.completeExceptionally(e);
+            return;
+        }
+        call.whenComplete((resp, error) -> {
+            Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+            Exception last;
+            int lastStatus;
+            try {
+                if (e == null) {
+                    if (resp.statusCode() < 500) {
+                        result.complete(answer(r, resp));
+                        return;
+                    }
+                    lastStatus = resp.statusCode();
+                    last = error(r, resp);
+                } else if (e instanceof IOException io) {
+                    last = io;
+                    lastStatus = 0;
+                } else {
+                    result.completeExceptionally(e instanceof RuntimeException ? e : new CountersignException(0, "unexpected", e.toString(), null, e));
+                    return;
+                }
+            } catch (RuntimeException refused) {
+                result.completeExceptionally(refused);
+                return;
+            }
+            if (attempt >= retries) {
+                result.completeExceptionally(last instanceof CountersignException ce ? ce : unreachable(r, last, retries + 1, lastStatus));
+                return;
+            }
+            CompletableFuture.delayedExecutor(backoff(attempt).toNanos(), TimeUnit.NANOSECONDS)
+                    .execute(() -> sendAsync(r, retries, attempt + 1, result));
+        });
     }
 
     /** A handle on an approval asked earlier (by id), e.g. after the agent restarted; reads its state once. */

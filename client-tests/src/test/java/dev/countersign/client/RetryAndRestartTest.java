@@ -45,6 +45,41 @@ class RetryAndRestartTest {
     }
 
     @Test
+    void an_async_ask_whose_answer_is_lost_is_retried_with_the_same_idempotency_key_and_makes_one_approval() throws Exception {
+        try (TestServer server = ClientTestServer.start(dir); FlakyProxy proxy = new FlakyProxy(server.url(""), FlakyProxy.Fault.DROP, 2)) {
+            String summary = "Pay once async " + UUID.randomUUID();
+            ApprovalHandle h = via(proxy).requestApprovalAsync(payment(summary), Context.none()).get(30, TimeUnit.SECONDS);
+
+            assertThat(proxy.asks()).hasSize(3);
+            assertThat(proxy.asks().stream().map(FlakyProxy.Seen::idempotencyKey).distinct()).hasSize(1).doesNotContainNull();
+            assertThat(proxy.asks().stream().map(FlakyProxy.Seen::body).distinct()).hasSize(1);
+            assertThat(ClientTestServer.count(server, summary)).isEqualTo(1);
+            assertThat(h.id()).isEqualTo(ClientTestServer.find(server, summary).path("id").asText());
+        }
+    }
+
+    @Test
+    void an_async_ask_fails_like_the_blocking_one_on_a_4xx_at_once_and_on_a_persisting_5xx_after_max_retries() throws Exception {
+        try (TestServer server = ClientTestServer.start(dir); FlakyProxy proxy = new FlakyProxy(server.url(""), FlakyProxy.Fault.DROP, 0)) {
+            CompletableFuture<ApprovalHandle> f = via(proxy).requestApprovalAsync(Action.of("db.read.x", "x".repeat(3001)), Context.none());
+            assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(CountersignException.class)
+                    .satisfies(e -> assertThat(((CountersignException) e.getCause()).httpStatus()).isEqualTo(400));
+            assertThat(proxy.asks()).hasSize(1);
+        }
+        try (TestServer server = ClientTestServer.start(dir); FlakyProxy proxy = new FlakyProxy(server.url(""), FlakyProxy.Fault.UNAVAILABLE, 100)) {
+            Countersign cs = Countersign.builder().url(proxy.url()).agentKey(TestServer.ALICE_BOT_KEY).maxRetries(2).initialBackoff(Duration.ofMillis(10)).build();
+            CompletableFuture<ApprovalHandle> f = cs.requestApprovalAsync(Action.of("db.read.x", "read " + UUID.randomUUID()), Context.none());
+            assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(CountersignException.class)
+                    .satisfies(e -> {
+                        CountersignException ce = (CountersignException) e.getCause();
+                        assertThat(ce.httpStatus()).isEqualTo(503);
+                        assertThat(ce.code()).isEqualTo("unavailable");
+                    });
+            assertThat(proxy.asks()).hasSize(3);
+        }
+    }
+
+    @Test
     void a_5xx_answer_is_retried_with_the_same_key_and_two_asks_get_two_keys() throws Exception {
         try (TestServer server = ClientTestServer.start(dir); FlakyProxy proxy = new FlakyProxy(server.url(""), FlakyProxy.Fault.UNAVAILABLE, 1)) {
             Countersign cs = via(proxy);

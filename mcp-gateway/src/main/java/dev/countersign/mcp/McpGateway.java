@@ -222,11 +222,17 @@ public final class McpGateway implements AutoCloseable {
 
     /** Asks, waits, and answers: proceed (error null) or the tool error to return. Never throws. */
     private Mono<Verdict> decide(Action action, Context context) {
-        return Mono.fromCallable(() -> countersign.requestApproval(action, context))
-                .subscribeOn(Schedulers.boundedElastic())
+        // The ask is sent without blocking a thread (no hop to a worker and back): the rest of the call, forwarding
+        // included, runs on the HTTP client's thread that read the ask's answer.
+        return ask(action, context)
                 .flatMap(handle -> {
                     waiting.add(handle);
                     if (closed) withdraw(handle, "the MCP gateway stopped"); // asked while it was stopping
+                    Outcome first = handle.lastSeen();
+                    if (!first.pending()) { // decided in the ask's answer (low risk: approved by policy): no wait at all
+                        waiting.remove(handle);
+                        return Mono.just(verdict(action, handle, first));
+                    }
                     return Mono.fromFuture(() -> handle.awaitAsync(config.approvalTimeout()), true)
                             .map(outcome -> verdict(action, handle, outcome))
                             .onErrorResume(e -> Mono.fromCallable(() -> unconfirmed(action, handle, e))
@@ -236,6 +242,11 @@ public final class McpGateway implements AutoCloseable {
                 })
                 .onErrorResume(e -> Mono.just(Verdict.refuse(Results.error("Countersign could not be asked to approve '" + action.type()
                         + "' (" + message(e) + "), so the call was not forwarded."))));
+    }
+
+    /** The ask, sent asynchronously; bad input or a refused/unreachable server is an error signal, never a throw. */
+    private Mono<ApprovalHandle> ask(Action action, Context context) {
+        return Mono.defer(() -> Mono.fromFuture(countersign.requestApprovalAsync(action, context), true));
     }
 
     private Verdict verdict(Action action, ApprovalHandle handle, Outcome outcome) {
@@ -304,8 +315,7 @@ public final class McpGateway implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return Mono.just(Results.error("Bad arguments for " + ownToolName + ": " + e.getMessage()));
         }
-        return Mono.fromCallable(() -> countersign.requestApproval(ask.action(), ask.context()))
-                .subscribeOn(Schedulers.boundedElastic())
+        return ask(ask.action(), ask.context())
                 .flatMap(handle -> {
                     waiting.add(handle);
                     return Mono.fromFuture(() -> handle.awaitAsync(ask.maxWait()), true)
