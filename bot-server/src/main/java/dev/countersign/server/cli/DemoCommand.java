@@ -51,7 +51,11 @@ public final class DemoCommand implements Callable<Integer> {
             System.err.println("countersign: " + e.getMessage());
             return 2;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
+            server.close();
+        }, "shutdown"));
         String base = "http://localhost:" + server.port();
         String jar = "java -jar bot-server/target/countersign.jar";
         System.out.println();
@@ -92,7 +96,7 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.println();
         System.out.println("Waiting for decisions (Ctrl-C to stop). Unanswered requests expire: the agent then does nothing.");
         CompletableFuture.allOf(running.values().toArray(CompletableFuture[]::new)).join();
-        System.out.println("The demo agent is done; the service keeps running at " + base + " (Ctrl-C to stop).");
+        if (!stopping.get()) System.out.println("The demo agent is done; the service keeps running at " + base + " (Ctrl-C to stop).");
         return 0;
     }
 
