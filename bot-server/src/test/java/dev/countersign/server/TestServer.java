@@ -14,12 +14,17 @@ import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A real Countersign server for tests: an H2 file database in the test's directory, real Quartz, Javalin on a
@@ -31,7 +36,7 @@ import java.util.UUID;
  * {@code large-payment} (payments.* over 10000: high, finance, escalates to cfo after 15 min, expires after 1 h);
  * anything else is high risk for the admin.
  */
-public final class TestServer implements AutoCloseable {
+public final class TestServer implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
     public static final String ALICE_BOT = "alice-bot";
     public static final String OTHER_BOT = "other-bot";
     public static final String ALICE_BOT_KEY = "ak_alice_bot_0123456789abcdef";
@@ -86,8 +91,44 @@ public final class TestServer implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(5))
             .build();
 
-    private final CountersignServer server;
-    private final String base;
+    private CountersignServer server;
+    private String base;
+    private Path ownDir;   // set for a per-class server, which makes and deletes its own directory
+
+    private TestServer() {
+    }
+
+    /**
+     * One server for all the tests of a class, on a database in a directory of its own, started before them and
+     * stopped (its directory deleted) after them:
+     * {@code @RegisterExtension static final TestServer server = TestServer.perClass();}
+     */
+    public static TestServer perClass() {
+        return new TestServer();
+    }
+
+    /** The per-class server's directory; tests may write files of their own there. */
+    public Path dir() {
+        return ownDir;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws IOException {
+        ownDir = Files.createTempDirectory("countersign-test-");
+        server = CountersignServer.start(config(ownDir), "server-test-" + UUID.randomUUID());
+        base = "http://127.0.0.1:" + server.port();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws IOException {
+        try {
+            if (server != null) server.close();
+        } finally {
+            try (var paths = Files.walk(ownDir)) {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
 
     private TestServer(CountersignServer server) {
         this.server = server;

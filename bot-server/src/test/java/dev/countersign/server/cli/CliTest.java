@@ -6,9 +6,8 @@ import dev.countersign.core.store.Json;
 import dev.countersign.server.Main;
 import dev.countersign.server.TestServer;
 import dev.countersign.server.config.ServerConfig;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -31,19 +30,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The command line as an operator runs it (without {@code Main.main}, which calls System.exit). */
 class CliTest {
-    @TempDir
-    static Path dir;
-    static TestServer server;
-
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dir);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) server.close();
-    }
+    @RegisterExtension
+    static final TestServer server = TestServer.perClass();
 
     /** What a command printed and its exit code. */
     record Run(int exit, String out, String err) {}
@@ -243,7 +231,7 @@ class CliTest {
 
     @Test
     void audit_export_to_a_file_writes_the_same_lines() throws Exception {
-        Path out = dir.resolve("audit.jsonl");
+        Path out = server.dir().resolve("audit.jsonl");
 
         Run run = audit(server.server().config(), "export", "--out", out.toString());
 

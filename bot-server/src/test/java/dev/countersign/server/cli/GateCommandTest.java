@@ -3,16 +3,13 @@ package dev.countersign.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.countersign.server.Main;
 import dev.countersign.server.TestServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ServerSocket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,19 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GateCommandTest {
     private static final Pattern ID = Pattern.compile("approval (apr_[A-Za-z0-9_\\-]+)");
 
-    @TempDir
-    static Path dir;
-    static TestServer server;
-
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dir);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) server.close();
-    }
+    @RegisterExtension
+    static final TestServer server = TestServer.perClass();
 
     /** A gate run in the background: its output so far, and its exit code once done. */
     static final class Gate {

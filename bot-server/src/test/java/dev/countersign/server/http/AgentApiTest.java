@@ -6,17 +6,14 @@ import dev.countersign.core.testing.Polling;
 import dev.countersign.core.testing.WebhookReceiver;
 import dev.countersign.server.TestServer;
 import dev.countersign.server.TestServer.Response;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -33,19 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The agent API, the operator decision endpoint and the health endpoints, over real HTTP (DESIGN.md, "Agent API"). */
 class AgentApiTest {
-    @TempDir
-    static Path dir;
-    static TestServer server;
-
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dir);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) server.close();
-    }
+    @RegisterExtension
+    static final TestServer server = TestServer.perClass();
 
     private static String approval(String id) {
         return "/api/v1/approvals/" + id;

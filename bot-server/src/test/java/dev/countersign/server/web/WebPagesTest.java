@@ -4,12 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.countersign.server.TestServer;
 import dev.countersign.server.TestServer.Response;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.nio.file.Path;
 
 import static dev.countersign.server.TestServer.ALICE_BOT_KEY;
 import static dev.countersign.server.web.WebClient.form;
@@ -17,19 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The approval pages over real HTTP: sign-in, CSRF, the core's decision rules as the pages show them, escaping. */
 class WebPagesTest {
-    @TempDir
-    static Path dir;
-    static TestServer server;
-
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dir);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) server.close();
-    }
+    @RegisterExtension
+    static final TestServer server = TestServer.perClass();
 
     private static WebClient browser() {
         return new WebClient(server.url(""));
