@@ -259,6 +259,11 @@ public final class Countersign implements AutoCloseable {
             return settings.directory();
         }
 
+        @Override
+        public Database database() {
+            return db;
+        }
+
         private List<Approval> mostUrgent(java.util.function.Predicate<Approval> keep, int limit) {
             return store.list(null, Status.PENDING, PENDING_SCAN).stream().filter(keep)
                     .sorted(java.util.Comparator.comparing((Approval a) -> a.nextDeadline() == null ? a.expiresAt() : a.nextDeadline().at())

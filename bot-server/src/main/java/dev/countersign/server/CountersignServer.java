@@ -20,7 +20,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 import dev.countersign.core.channel.Channel;
 import dev.countersign.core.channel.ChannelPort;
-import dev.countersign.core.store.Database;
 import dev.countersign.teams.BotAuthenticator;
 import dev.countersign.teams.BotTokens;
 import dev.countersign.teams.ConnectorClient;
@@ -111,23 +110,20 @@ public final class CountersignServer implements AutoCloseable {
     }
 
     /**
-     * The Teams channel's parts: its conversation store (on a small pool of its own on the service's database, whose
-     * schema the core migrates), the Connector client and the inbound bot, which needs the engine's channel port.
+     * The Teams channel's parts: its conversation store (in the engine's database, through the channel port), the
+     * Connector client and the inbound bot, which needs the engine's channel port.
      */
     private static final class Teams implements AutoCloseable {
         private final TeamsSettings settings;
-        private final Database db;
-        private final ConversationStore conversations;
         private final ConnectorClient connector;
         private final BotAuthenticator auth;
         private volatile ChannelPort port;
+        private volatile ConversationStore conversations;
         private volatile TeamsBot bot;
 
-        private Teams(TeamsSettings settings, Database db) {
+        private Teams(TeamsSettings settings) {
             this.settings = settings;
-            this.db = db;
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-            this.conversations = new ConversationStore(db, Clock.systemUTC());
             this.connector = new ConnectorClient(http, new BotTokens(settings.tokenUrl(), settings.appId(), settings.appPassword(), http, Clock.systemUTC()));
             this.auth = new BotAuthenticator(settings.appId(), settings.openIdMetadataUrl(), http, Clock.systemUTC());
         }
@@ -137,11 +133,13 @@ public final class CountersignServer implements AutoCloseable {
             TeamsSettings settings = new TeamsSettings(t.appId(), t.appPassword(), t.tenantId(),
                     t.openIdMetadataUrl() == null ? null : URI.create(t.openIdMetadataUrl()), t.tokenUrl() == null ? null : URI.create(t.tokenUrl()),
                     config.channels().teamsApprovalConversation());
-            return new Teams(settings, Database.open(config.database(), 3));
+            return new Teams(settings);
         }
 
+        /** Called once, while the engine starts: the conversation store lives in the engine's database and pool. */
         Channel channel(ChannelPort port) {
             this.port = port;
+            this.conversations = new ConversationStore(port.database(), Clock.systemUTC());
             return new TeamsChannel(settings, port, conversations, connector);
         }
 
@@ -154,11 +152,7 @@ public final class CountersignServer implements AutoCloseable {
         @Override
         public void close() {
             TeamsBot b = bot;
-            try {
-                if (b != null) b.close();
-            } finally {
-                db.close();
-            }
+            if (b != null) b.close();
         }
     }
 

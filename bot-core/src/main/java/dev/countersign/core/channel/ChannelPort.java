@@ -3,6 +3,7 @@ package dev.countersign.core.channel;
 import dev.countersign.core.approval.Approval;
 import dev.countersign.core.approval.Directory;
 import dev.countersign.core.decide.DecisionPort;
+import dev.countersign.core.store.Database;
 
 import java.util.List;
 import java.util.Optional;
@@ -23,4 +24,10 @@ public interface ChannelPort extends DecisionPort {
 
     /** The people and groups of the configuration. */
     Directory directory();
+
+    /**
+     * The engine's database (schema migrated, pool shared), for a channel that keeps state of its own there, such
+     * as where a bot is installed. Its tables come from the core's migrations.
+     */
+    Database database();
 }
